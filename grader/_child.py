@@ -1,0 +1,242 @@
+"""The sandboxed child: imports a submission's modules and calls their functions on request.
+
+Run as a script by :mod:`grader.sandbox` (``python -I _child.py SUBMISSION READ_FD WRITE_FD``),
+never imported by the grader. It trusts nothing it runs: every reply is plain data built by
+:mod:`grader.wire` and the parent re-checks all of it. Only numpy and the standard library are
+imported here, so the start-up cost stays that of numpy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+
+def _load_wire() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "_grader_wire", Path(__file__).with_name("wire.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["_grader_wire"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+wire = _load_wire()
+
+import numpy as np  # noqa: E402  (after the wire module, which imports it anyway)
+
+
+class CallbackError(Exception):
+    """A parent-side function called from the submission raised an error."""
+
+
+class Child:
+    """State of one child: the submission folder, its imported modules and kept values."""
+
+    def __init__(self, submission: str, read_fd: int, write_fd: int) -> None:
+        self.submission = os.path.realpath(submission)
+        self.reader = wire.Reader(read_fd)
+        self.write_fd = write_fd
+        self.modules: dict[str, ModuleType] = {}
+        self.kept: dict[int, Any] = {}
+
+    # -- messages ---------------------------------------------------------------------------
+    def send(self, message: dict[str, Any]) -> None:
+        wire.write_message(self.write_fd, message)
+
+    def serve(self) -> None:
+        self.send({"op": "ready", "pid": os.getpid()})
+        while True:
+            message = self.reader.read()
+            op = message.get("op")
+            if op == "exit":
+                return
+            if op == "call":
+                self.send(self.call(message))
+            else:
+                self.send({"op": "result", "id": message.get("id"), "ok": False,
+                           "error": {"type": "ProtocolError", "message": f"unknown op {op!r}",
+                                     "traceback": ""}})
+
+    # -- importing --------------------------------------------------------------------------
+    def module(self, name: str) -> ModuleType:
+        if name not in self.modules:
+            if self.submission not in sys.path:
+                sys.path.insert(0, self.submission)
+            self.send({"op": "importing", "module": name})
+            self.modules[name] = importlib.import_module(name)
+            self.send({"op": "imported", "module": name})
+        return self.modules[name]
+
+    # -- values -----------------------------------------------------------------------------
+    def resolve(self, value: Any) -> Any:
+        """Turn decoded handles back into kept objects and callbacks into callables."""
+        if isinstance(value, wire.Handle):
+            if value.number not in self.kept:
+                raise ValueError("unknown handle")
+            return self.kept[value.number]
+        if isinstance(value, wire.Callback):
+            return self.callback(value.name)
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.resolve(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        return value
+
+    def callback(self, name: str) -> Callable[..., Any]:
+        def call_parent(*args: Any, **kwargs: Any) -> Any:
+            self.send({"op": "callback", "name": name,
+                       "args": wire.encode(list(args), keep=self.kept),
+                       "kwargs": wire.encode(kwargs, keep=self.kept)})
+            reply = self.reader.read()
+            if reply.get("op") != "callback_result":
+                raise CallbackError("the grader sent an unexpected message")
+            if not reply.get("ok"):
+                raise CallbackError(str(reply.get("error", "the grader's function failed")))
+            # the parent drew from its copies of our generators: advance ours the same way
+            for arg, state in zip(args, reply.get("rng_states", []), strict=False):
+                if state is not None and isinstance(arg, np.random.Generator):
+                    arg.bit_generator.state = wire.decode(state)
+            return self.resolve(wire.decode(reply.get("value")))
+
+        call_parent.__name__ = call_parent.__qualname__ = name.rsplit(".", 1)[-1]
+        return call_parent
+
+    # -- calling ----------------------------------------------------------------------------
+    def call(self, message: dict[str, Any]) -> dict[str, Any]:
+        call_id = message.get("id")
+        try:
+            module = self.module(str(message["module"]))
+            function = getattr(module, str(message["function"]), None)
+            if not callable(function):
+                return _failure(call_id, "MissingFunction",
+                                f"{message['module']}.py has no function "
+                                f"{message['function']!r}", "")
+            args = self.resolve(wire.decode(message.get("args", [])))
+            kwargs = self.resolve(wire.decode(message.get("kwargs", {})))
+            snapshot = _snapshot(args, kwargs)
+            restore = self.patch(message.get("patch", []))
+            errstate = message.get("errstate")
+            try:
+                start = time.perf_counter()
+                if errstate:
+                    with np.errstate(all=errstate):
+                        value = function(*args, **kwargs)
+                else:
+                    value = function(*args, **kwargs)
+                seconds = time.perf_counter() - start
+            finally:
+                restore()
+            mutated = [path for path, before, now in _changed(snapshot, args, kwargs)
+                       if not _same(before, now)]
+            aliased = sorted({path for path, arr in _arrays(("args", args), ("kwargs", kwargs))
+                              for _, out in _arrays(("result", value), ("", ()))
+                              if np.shares_memory(arr, out)})
+            return {"op": "result", "id": call_id, "ok": True,
+                    "value": wire.encode(value, keep=self.kept),
+                    "mutated": mutated, "aliased": aliased, "seconds": seconds}
+        except BaseException as exc:  # the student's exception, whatever it is, is data
+            return _failure(call_id, type(exc).__name__, _message(exc),
+                            self.student_traceback(exc))
+
+    def patch(self, patches: list[list[str]]) -> Callable[[], None]:
+        """Replace functions by parent callbacks in every module that refers to them."""
+        undo: list[tuple[ModuleType, str, Any]] = []
+        for module_name, function_name, callback_name in patches:
+            try:
+                source = self.module(module_name)
+            except BaseException:  # a module that cannot be imported has nothing to patch
+                continue
+            original = getattr(source, function_name, None)
+            replacement = self.callback(callback_name)
+            for module in list(self.modules.values()):
+                for attr, current in list(vars(module).items()):
+                    if module is source and attr == function_name or (
+                        original is not None and current is original
+                    ):
+                        undo.append((module, attr, current))
+                        setattr(module, attr, replacement)
+
+        def restore() -> None:
+            for module, attr, current in reversed(undo):
+                setattr(module, attr, current)
+
+        return restore
+
+    def student_traceback(self, exc: BaseException) -> str:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if os.path.realpath(f.filename).startswith(self.submission + os.sep)]
+        lines = traceback.format_list(frames[-5:])
+        lines += traceback.format_exception_only(type(exc), exc)
+        return "".join(lines)[-4000:]
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"your code called sys.exit({exc.code!r})"
+    text = str(exc)
+    return text[:2000]
+
+
+def _failure(call_id: Any, type_name: str, message: str, tb: str) -> dict[str, Any]:
+    return {"op": "result", "id": call_id, "ok": False,
+            "error": {"type": type_name, "message": message, "traceback": tb}}
+
+
+def _arrays(*named: tuple[str, Any]) -> Iterator[tuple[str, np.ndarray[Any, Any]]]:
+    stack = list(named)
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, np.ndarray):
+            yield path, value
+        elif isinstance(value, list | tuple):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+        elif isinstance(value, dict):
+            stack.extend((f"{path}[{k!r}]", v) for k, v in value.items())
+
+
+def _snapshot(args: Any, kwargs: Any) -> dict[str, np.ndarray[Any, Any]]:
+    return {path: arr.copy() for path, arr in _arrays(("args", args), ("kwargs", kwargs))}
+
+
+def _changed(
+    snapshot: dict[str, np.ndarray[Any, Any]], args: Any, kwargs: Any
+) -> Iterator[tuple[str, np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+    for path, arr in _arrays(("args", args), ("kwargs", kwargs)):
+        if path in snapshot:
+            yield path, snapshot[path], arr
+
+
+def _same(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
+    if a.shape != b.shape:
+        return False
+    try:
+        return bool(np.array_equal(a, b, equal_nan=True))
+    except TypeError:
+        return bool(np.array_equal(a, b))
+
+
+def main(argv: list[str]) -> int:
+    submission, read_fd, write_fd = argv[1], int(argv[2]), int(argv[3])
+    child = Child(submission, read_fd, write_fd)
+    try:
+        child.serve()
+    except wire.ChannelClosed:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

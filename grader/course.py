@@ -1,0 +1,230 @@
+"""A course: the folder with ``course.toml``, exercises, solutions, checks and hidden tests.
+
+The grader knows nothing about any particular course. A course is found in the current folder
+(or ``--course DIR``) and lays out, for each module ``m`` listed in ``course.toml``:
+``exercises/m.py`` (the stub), ``solutions/m.py`` (the reference), ``checks/check_m.py``
+(public checks) and ``autograde_tests/test_m.py`` (hidden tests).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from grader.sandbox import Limits
+from grader.testing import Marker, TestFunction
+
+SECRET_ENV = "GRADER_SECRET"
+
+
+class CourseError(Exception):
+    """The course folder is missing or malformed (a usage error: exit code 2)."""
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """One collected check or hidden test.
+
+    Attributes
+    ----------
+    func : callable
+        The test function, called with a :class:`grader.testing.Context`.
+    module : str
+        Course module (``"neuron"``).
+    name : str
+        What the student sees: the docstring's first line (or the function name).
+    test_id : str
+        Stable id ``module::function_name``; also seeds the test's rng.
+    marker : Marker
+        Function graded, points, visibility, timeout.
+    """
+
+    func: TestFunction
+    module: str
+    name: str
+    test_id: str
+    marker: Marker
+
+    @property
+    def function(self) -> str:
+        """The contract function the test grades."""
+        return self.marker.function
+
+    @property
+    def points(self) -> float:
+        """Points awarded when the test passes."""
+        return self.marker.points
+
+
+@dataclass(frozen=True)
+class Course:
+    """A course folder and its settings (from ``course.toml``)."""
+
+    root: Path
+    name: str
+    assignment: str
+    modules: tuple[str, ...]
+    secret: str | None
+    limits: Limits
+    points: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def exercises(self) -> Path:
+        """Folder of the student stubs."""
+        return self.root / "exercises"
+
+    @property
+    def solutions(self) -> Path:
+        """Folder of the reference solutions (absent from a student release)."""
+        return self.root / "solutions"
+
+    @property
+    def checks(self) -> Path:
+        """Folder of the public checks."""
+        return self.root / "checks"
+
+    @property
+    def hidden_tests(self) -> Path:
+        """Folder of the hidden tests (absent from a student release)."""
+        return self.root / "autograde_tests"
+
+    def functions(self, module: str) -> list[str]:
+        """The contract functions of a module: the stub's functions that raise
+        ``NotImplementedError`` (provided code is not graded), in file order."""
+        path = self.exercises / f"{module}.py"
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError) as exc:
+            raise CourseError(f"cannot read the stub {path}: {exc}") from exc
+        return [node.name for node in tree.body
+                if isinstance(node, ast.FunctionDef) and _is_stub(node)]
+
+    def collect(self, modules: list[str] | None = None, *, hidden: bool) -> list[TestSpec]:
+        """Import the check files (or hidden test files) and return their tests in order."""
+        folder, prefix = (self.hidden_tests, "test_") if hidden else (self.checks, "check_")
+        specs: list[TestSpec] = []
+        for module in modules or list(self.modules):
+            path = folder / f"{prefix}{module}.py"
+            if not path.is_file():
+                if hidden:
+                    raise CourseError(f"missing hidden tests {path}")
+                continue
+            loaded = _import_file(path, f"_grader_{'tests' if hidden else 'checks'}_{module}")
+            for attr, value in vars(loaded).items():
+                marker = getattr(value, "__grader_marker__", None)
+                if isinstance(marker, Marker) and marker.public != hidden:
+                    doc = (value.__doc__ or "").strip().splitlines()
+                    specs.append(TestSpec(value, module, doc[0] if doc else attr,
+                                          f"{module}::{attr}", marker))
+        return specs
+
+    def reference(self) -> dict[str, ModuleType]:
+        """Import the reference solutions (in this trusted process only)."""
+        if not self.solutions.is_dir():
+            raise CourseError(f"no reference solutions at {self.solutions}")
+        return load_modules(self.solutions, self.modules, prefix="_grader_reference_")
+
+
+def _is_stub(node: ast.FunctionDef) -> bool:
+    body = list(node.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    return (len(body) == 1 and isinstance(body[0], ast.Raise) and body[0].exc is not None
+            and "NotImplementedError" in ast.unparse(body[0].exc))
+
+
+def _import_file(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise CourseError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise CourseError(f"{path} failed to import: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def load_modules(folder: Path, names: tuple[str, ...], *, prefix: str) -> dict[str, ModuleType]:
+    """Import a folder of course modules that import each other by bare name.
+
+    While loading, each module is registered under its bare name so that
+    ``from activations import sigmoid`` finds the sibling; afterwards the bare names are removed
+    from ``sys.modules`` so they cannot shadow another folder's modules.
+    """
+    loaded: dict[str, ModuleType] = {}
+    saved = {n: sys.modules.get(n) for n in names}
+    try:
+        for name in names:
+            path = folder / f"{name}.py"
+            module = _import_file(path, prefix + name)
+            sys.modules[name] = module
+            loaded[name] = module
+    finally:
+        for name, previous in saved.items():
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
+    return loaded
+
+
+def find_course(start: Path | None = None) -> Path:
+    """The course folder: ``start`` (or the current folder) or its nearest parent with a
+    ``course.toml``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "course.toml").is_file():
+            return folder
+    raise CourseError(
+        f"no course.toml in {here} or its parents: run inside a course folder or pass --course"
+    )
+
+
+def load_course(root: Path | None = None, *, secret: str | None = None) -> Course:
+    """Read ``course.toml``.
+
+    Parameters
+    ----------
+    root : Path, optional
+        The course folder (default: found from the current folder).
+    secret : str, optional
+        Overrides ``$GRADER_SECRET`` and the config's secret.
+    """
+    folder = find_course(root) if root is None else Path(root).resolve()
+    config_path = folder / "course.toml"
+    try:
+        config = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CourseError(f"{folder} is not a course folder (no course.toml)") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CourseError(f"cannot read {config_path}: {exc}") from exc
+    course: dict[str, Any] = config.get("course", {})
+    grading: dict[str, Any] = config.get("grading", {})
+    modules = tuple(course.get("modules", ()))
+    if not modules:
+        raise CourseError(f"{config_path} lists no modules ([course] modules = [...])")
+    limits = Limits(
+        call_timeout=float(grading.get("call_timeout", Limits.call_timeout)),
+        submission_timeout=float(grading.get("submission_timeout", Limits.submission_timeout)),
+        memory_mb=int(grading.get("memory_mb", Limits.memory_mb)),
+    )
+    return Course(
+        root=folder,
+        name=str(course.get("name", folder.name)),
+        assignment=str(course.get("assignment", folder.name)),
+        modules=modules,
+        secret=secret or os.environ.get(SECRET_ENV) or grading.get("secret"),
+        limits=limits,
+        points={str(k): float(v) for k, v in config.get("points", {}).items()},
+    )

@@ -1,0 +1,374 @@
+"""The sandbox: student code runs in a child process; the grader only ever sees plain data.
+
+:class:`Sandbox` starts ``_child.py`` in a new session (its own process group) with resource
+limits, a scrubbed environment and an empty working directory, and calls the submission's
+functions through the :mod:`grader.wire` channel. Every returned value is rebuilt from bytes in
+this process. A call that overruns its deadline, or a child that dies, costs that call only:
+the process group is killed and the next call starts a fresh child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader import wire
+
+CHILD_SCRIPT = Path(__file__).with_name("_child.py")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one submission's child process.
+
+    Attributes
+    ----------
+    call_timeout : float
+        Wall-clock seconds one call may take (the import of its module included).
+    submission_timeout : float
+        Wall-clock seconds all calls of one submission may take together.
+    memory_mb : int
+        Address-space limit of the child (``RLIMIT_AS``), in MiB.
+    file_size_mb : int
+        Largest file the child may write (``RLIMIT_FSIZE``), its captured output included.
+    output_bytes : int
+        How much of the child's stdout and stderr is kept for feedback.
+    """
+
+    call_timeout: float = 30.0
+    submission_timeout: float = 300.0
+    memory_mb: int = 2048
+    file_size_mb: int = 64
+    output_bytes: int = 16 * 1024
+
+
+class StudentError(Exception):
+    """The student's code raised an exception (or could not be imported)."""
+
+    def __init__(self, type_name: str, message: str, traceback: str = "") -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name = type_name
+        self.message = message
+        self.traceback = traceback
+
+    @property
+    def not_implemented(self) -> bool:
+        """Whether the function is still the stub (raises ``NotImplementedError``)."""
+        return self.type_name == "NotImplementedError"
+
+
+class StudentTimeout(Exception):
+    """A call ran past its deadline, or the submission used up its time budget."""
+
+
+class SandboxCrash(Exception):
+    """The child process ended during a call (exit, signal, or a broken channel)."""
+
+
+@dataclass
+class CallResult:
+    """What one call returned, rebuilt in the grader's process.
+
+    Attributes
+    ----------
+    value : Any
+        The returned value: fresh numpy arrays, Python numbers, strings, containers.
+    mutated : list of str
+        Argument paths (``args[0]['W1']``) whose arrays the call changed in place.
+    aliased : list of str
+        Argument paths that the returned arrays share memory with.
+    seconds : float
+        Time spent inside the student's function, as measured in the child.
+    """
+
+    value: Any
+    mutated: list[str] = field(default_factory=list)
+    aliased: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "the process stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        if name == "SIGXFSZ":
+            return "the process was killed for writing too much output (file size limit)"
+        if name in ("SIGKILL", "SIGSEGV"):
+            return f"the process was killed ({name}); a common cause is running out of memory"
+        return f"the process was killed by {name}"
+    return f"the process exited with code {code}"
+
+
+class Sandbox:
+    """A child process that imports one submission and calls its functions.
+
+    Parameters
+    ----------
+    submission : Path
+        Folder holding the submission's modules (``neuron.py`` ...).
+    limits : Limits
+        Deadlines and resource limits.
+    """
+
+    def __init__(self, submission: Path, limits: Limits | None = None) -> None:
+        self.submission = Path(submission).resolve()
+        self.limits = limits or Limits()
+        self.budget_left = self.limits.submission_timeout
+        self.broken_modules: dict[str, str] = {}
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reader: wire.Reader | None = None
+        self._write_fd = -1
+        self._ids = itertools.count(1)
+        self._tmp = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
+        self._outputs = (self._tmp / "stdout.txt", self._tmp / "stderr.txt")
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the child and remove its temporary files."""
+        self._kill()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _start(self) -> None:
+        workdir = self._tmp / "work"
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir()
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        limits = self.limits
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(workdir),
+            "TMPDIR": str(workdir),
+            "LANG": "C.UTF-8",
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+        for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+            if key in os.environ:  # this machine's OpenBLAS needs them to compute correctly
+                env[key] = os.environ[key]
+
+        def set_limits() -> None:
+            memory = limits.memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+            size = limits.file_size_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+        with open(self._outputs[0], "wb") as out, open(self._outputs[1], "wb") as err:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-B", str(CHILD_SCRIPT), str(self.submission),
+                 str(to_child_r), str(from_child_w)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=workdir, env=env,
+                pass_fds=(to_child_r, from_child_w), start_new_session=True,
+                preexec_fn=set_limits,
+            )
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self._write_fd = to_child_w
+        self._reader = wire.Reader(from_child_r)
+        ready = self._read(time.monotonic() + max(self.limits.call_timeout, 10.0))
+        if ready.get("op") != "ready":
+            self._kill()
+            raise SandboxCrash("the sandbox did not start")
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait()
+        if self._write_fd >= 0:
+            os.close(self._write_fd)
+            self._write_fd = -1
+        if self._reader is not None:
+            os.close(self._reader.fd)
+            self._reader = None
+
+    def output(self) -> str:
+        """The start of what the child printed so far (stdout, then stderr), capped."""
+        parts = []
+        for path in self._outputs:
+            with contextlib.suppress(OSError), open(path, "rb") as fh:
+                parts.append(fh.read(self.limits.output_bytes).decode("utf-8", "replace"))
+        return "".join(parts)[: self.limits.output_bytes]
+
+    # -- calling ------------------------------------------------------------------------------
+    def _read(self, deadline: float) -> dict[str, Any]:
+        assert self._reader is not None
+        message = self._reader.read(deadline)
+        if not isinstance(message, dict):
+            raise wire.WireError("a message that is not an object")
+        return message
+
+    def call(
+        self,
+        module: str,
+        function: str,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        callbacks: Mapping[str, Callable[..., Any]] | None = None,
+        patch: Sequence[tuple[str, str, str]] = (),
+        errstate: str | None = None,
+        timeout: float | None = None,
+    ) -> CallResult:
+        """Call ``module.function(*args, **kwargs)`` in the child.
+
+        Parameters
+        ----------
+        module, function : str
+            What to call, e.g. ``"neuron"``, ``"backward"``.
+        args, kwargs
+            Plain data; :class:`grader.wire.Callback` values become callables in the child.
+        callbacks : mapping
+            Parent-side functions the child may call, by callback name.
+        patch : sequence of (module, function, callback name)
+            Functions of the submission replaced, for this call, by a callback (a reference
+            implementation, so that one mistake costs only its own points).
+        errstate : str or None
+            ``np.errstate(all=...)`` around the call, e.g. ``"raise"``.
+        timeout : float or None
+            This call's deadline in seconds (default ``limits.call_timeout``).
+
+        Returns
+        -------
+        CallResult
+
+        Raises
+        ------
+        StudentError
+            The function raised, is missing, or its module could not be imported.
+        StudentTimeout
+            The deadline passed; the child was killed.
+        SandboxCrash
+            The child ended during the call.
+        """
+        if module in self.broken_modules:
+            raise StudentError("ImportError", self.broken_modules[module])
+        if self.budget_left <= 0:
+            raise StudentTimeout(
+                f"the submission used up its time budget of {self.limits.submission_timeout:g} s"
+            )
+        limit = min(timeout or self.limits.call_timeout, self.budget_left)
+        started = time.monotonic()
+        try:
+            return self._call(module, function, args, kwargs or {}, callbacks or {},
+                              patch, errstate, started + limit, limit)
+        finally:
+            self.budget_left -= time.monotonic() - started
+
+    def _call(
+        self, module: str, function: str, args: Sequence[Any], kwargs: Mapping[str, Any],
+        callbacks: Mapping[str, Callable[..., Any]], patch: Sequence[tuple[str, str, str]],
+        errstate: str | None, deadline: float, limit: float,
+    ) -> CallResult:
+        if self._proc is None:
+            self._start()
+        call_id = next(self._ids)
+        message = {"op": "call", "id": call_id, "module": module, "function": function,
+                   "args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs)),
+                   "patch": [list(p) for p in patch], "errstate": errstate}
+        importing: str | None = None
+        try:
+            wire.write_message(self._write_fd, message)
+            while True:
+                reply = self._read(deadline)
+                op = reply.get("op")
+                if op == "importing":
+                    importing = str(reply.get("module"))
+                elif op == "imported":
+                    importing = None
+                elif op == "callback":
+                    self._serve_callback(reply, callbacks)
+                elif op == "result" and reply.get("id") == call_id:
+                    return self._result(reply, module)
+                else:
+                    raise wire.WireError(f"unexpected message {op!r}")
+        except wire.ChannelTimeout:
+            self._kill()
+            if importing is not None:
+                self.broken_modules[importing] = (
+                    f"importing {importing}.py did not finish within {limit:g} s"
+                )
+            raise StudentTimeout(
+                f"{module}.{function} did not return within {limit:g} s and was stopped"
+            ) from None
+        except (wire.WireError, OSError) as exc:
+            code = self._proc.poll() if self._proc is not None else None
+            if code is None and self._proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    code = self._proc.wait(timeout=1.0)
+            self._kill()
+            what = _describe_exit(code) if code is not None else f"the channel broke ({exc})"
+            if importing is not None:
+                self.broken_modules[importing] = f"importing {importing}.py ended the process: {what}"
+            raise SandboxCrash(f"{what} during the call to {module}.{function}") from None
+
+    def _serve_callback(
+        self, request: dict[str, Any], callbacks: Mapping[str, Callable[..., Any]]
+    ) -> None:
+        name = str(request.get("name"))
+        function = callbacks.get(name)
+        try:
+            if function is None:
+                raise LookupError(f"no function {name!r} was offered to the submission")
+            args = wire.decode(request.get("args", []))
+            kwargs = wire.decode(request.get("kwargs", {}))
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise TypeError("malformed arguments")
+            value = function(*args, **kwargs)
+            reply: dict[str, Any] = {"op": "callback_result", "ok": True,
+                                     "value": wire.encode(value),
+                                     "rng_states": wire.rng_states(args)}
+        except Exception as exc:  # the submission passed something the function rejects
+            reply = {"op": "callback_result", "ok": False,
+                     "error": f"{name} raised {type(exc).__name__}: {exc}"}
+        wire.write_message(self._write_fd, reply)
+
+    def _result(self, reply: dict[str, Any], module: str) -> CallResult:
+        if not reply.get("ok"):
+            error = reply.get("error")
+            if not isinstance(error, dict):
+                raise wire.WireError("malformed error")
+            type_name = str(error.get("type", "Error"))[:200]
+            message = str(error.get("message", ""))[:2000]
+            tb = str(error.get("traceback", ""))[:4000]
+            exc = StudentError(type_name, message, tb)
+            if type_name in ("ImportError", "ModuleNotFoundError", "SyntaxError",
+                             "IndentationError") and module not in self.broken_modules and \
+                    "No module named" in message and f"'{module}'" in message:
+                self.broken_modules[module] = f"{module}.py is missing from the submission"
+            raise exc
+        value = wire.decode(reply.get("value"))
+        mutated = [str(p) for p in reply.get("mutated", []) if isinstance(p, str)]
+        aliased = [str(p) for p in reply.get("aliased", []) if isinstance(p, str)]
+        seconds = reply.get("seconds", 0.0)
+        return CallResult(value, mutated, aliased,
+                          float(seconds) if isinstance(seconds, int | float) else 0.0)
