@@ -12,11 +12,14 @@ Conventions
   from neuron k of layer l-1 to neuron j of layer l (the layout of torch.nn.Linear.weight).
   Biases b have shape (n_l,). Batch forward: Z = A_prev @ W.T + b.
 - Cost of one example: C_k = sum_j (a_j - y_j)^2, with no 1/2. Cost of a batch: the mean of
-  C_k over the N examples, so dC/dA = 2 (A - Y) / N.
+  C_k over the N examples, so dC/dA = 2 (A - Y) / N. Cross-entropy: the mean over the batch
+  of -log softmax(z)[label].
 - sigmoid'(z) = sigmoid(z) (1 - sigmoid(z)); relu'(z) = 1 if z > 0 else 0 (so relu'(0) = 0).
-- No function modifies its arguments or returns an array that shares memory with one.
-- Randomness comes only from an rng argument (numpy.random.Generator).
-- Stubs raise NotImplementedError, never return None.
+- MLP parameters are a dict {"W1", "b1", ..., "WL", "bL"}; gradients a dict with the same
+  keys and shapes. The gradient vector of the slides orders them [W1, b1, W2, b2, ...], each
+  flattened row-major.
+- No function modifies its arguments. Randomness comes only from an rng argument
+  (numpy.random.Generator). Stubs raise NotImplementedError, never return None.
 """
 
 import numpy as np
