@@ -132,7 +132,8 @@ class Child:
             try:
                 start = time.perf_counter()
                 if errstate:
-                    with np.errstate(all=errstate):
+                    # underflow to 0 is the right answer of a stable exp; numpy ignores it too
+                    with np.errstate(all=errstate, under="ignore"):
                         value = function(*args, **kwargs)
                 else:
                     value = function(*args, **kwargs)

@@ -67,3 +67,46 @@ def list_(course: Path | None) -> None:
         for function, points in functions.items():
             click.echo(f"  {function:<26} {points:g}")
     click.echo(f"total: {total:g} points")
+
+
+@main.command(epilog=EXIT_CODES.replace("(check: every public check passed)",
+                                        "(every submission got a result, whatever its score)")
+              .replace("(check: some check failed)", "(the grader itself failed)"))
+@click.argument("submissions", nargs=-1, required=True,
+                type=click.Path(path_type=Path, exists=False))
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Output folder for <student>.json, gradebook.csv, ...")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Parallel workers (default: the CPU count).")
+@click.option("--secret", envvar="GRADER_SECRET", default=None,
+              help="Course secret for per-student inputs (default: $GRADER_SECRET, then "
+                   "course.toml).")
+@click.option("--gradescope", is_flag=True,
+              help="Also write <student>.gradescope.json in Gradescope's results.json format.")
+@click.option("--force", is_flag=True, help="Regrade students that already have a result.")
+@course_option
+def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, secret: str | None,
+          gradescope: bool, force: bool, course: Path | None) -> None:
+    """Grade SUBMISSIONS (folders, .zip or .ipynb files, or folders of them) into --out."""
+    from grader import batch
+    from grader.submissions import SubmissionError
+
+    try:
+        loaded = load_course(course, secret=secret)
+        report = batch.grade(list(submissions), course=loaded, out=out, jobs=jobs,
+                             gradescope=gradescope, force=force)
+    except (CourseError, SubmissionError) as exc:
+        raise _usage(exc) from exc
+    click.echo(report.render(loaded.modules))
+    click.echo(f"results: {out}/<student>.json, gradebook: {out / 'gradebook.csv'}")
+    raise SystemExit(0 if report.ok else 1)
+
+
+@main.command(epilog=EXIT_CODES)
+def schema() -> None:
+    """Print the JSON Schema of a result file."""
+    import json
+
+    from grader.results import schema as result_schema
+
+    click.echo(json.dumps(result_schema(), indent=2))

@@ -7,16 +7,16 @@ pass when ``|actual - expected| <= atol + rtol * |expected|`` elementwise, as in
 is not symmetric in its two arguments. Both tolerances are explicit; ``atol`` must be > 0 where
 the expected value can be zero (a relative tolerance alone accepts nothing but an exact 0 there).
 
-Message format (fixed; tests assert it exactly). ``PATH`` names the leaf, e.g. ``result['dW']``
-or ``result[1]``; numbers use ``{:.6g}``, with more digits when two values would print alike::
+Message format (fixed; tests assert it exactly). ``PATH`` names the leaf (``result``,
+``result['dW']``, ``result[1]``); numbers print as ``{:.6g}``, with more digits when two values
+would otherwise print alike::
 
     PATH: returned None — did you forget a `return`?
     PATH: expected a numpy array, got a list
     PATH: shape (3, 4), expected (4, 3)
     PATH: dtype float32, expected float64
     PATH is missing key 'db'
-    PATH: got 1.5, expected 1 (absolute difference 0.5, relative difference 0.5;
-        rtol=1e-06, atol=1e-09)                         [one line in the real message]
+    PATH: got 1.5, expected 1 (absolute difference 0.5, relative difference 0.5; rtol=..., atol=...)
     PATH: not equal to tolerance rtol=1e-06, atol=1e-09
       Mismatched elements: 3 / 12 (25%)
       Max absolute difference: 0.5
@@ -28,7 +28,7 @@ or ``result[1]``; numbers use ``{:.6g}``, with more digits when two values would
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,12 +43,8 @@ class ComparisonError(AssertionError):
     """Raised by `Comparison.assert_ok` when a comparison failed; carries the message."""
 
 
-class Entry(NamedTuple):
-    """One differing element of an array: where it is, what was returned, what was expected."""
-
-    index: tuple[int, ...]
-    actual: float | int
-    expected: float | int
+Entry = tuple[tuple[int, ...], Any, Any]
+"""One differing element: ``(index, actual, expected)``, the values as Python numbers."""
 
 
 @dataclass(frozen=True)
@@ -173,8 +169,8 @@ def _compare(actual: object, expected: object, opt: _Options, path: str) -> Comp
         if not isinstance(actual, str):
             return _fail(path, "type", f"{path}: expected a str, got {_describe(actual)}")
         if actual != expected:
-            return _fail(path, "values", f"{path}: got {_short(actual)}, expected {_short(expected)}",
-                         n_bad=1, n_total=1)
+            message = f"{path}: got {_short(actual)}, expected {_short(expected)}"
+            return _fail(path, "values", message, n_bad=1, n_total=1)
         return Comparison(ok=True, path=path, n_total=1)
     if isinstance(expected, bool | int | float | complex | np.generic | np.ndarray):
         return _compare_numeric(actual, np.asarray(expected), opt, path)
@@ -207,7 +203,8 @@ def _compare_sequence(
         return _fail(path, "type", f"{path}: expected {kind}, got {_describe(actual)}")
     if len(actual) != len(expected):
         return _fail(path, "length", f"{path}: length {len(actual)}, expected {len(expected)}")
-    parts = [_compare(a, e, opt, f"{path}[{i}]") for i, (a, e) in enumerate(zip(actual, expected))]
+    parts = [_compare(a, e, opt, f"{path}[{i}]")
+             for i, (a, e) in enumerate(zip(actual, expected, strict=True))]
     return _combine(path, [], "", parts)
 
 
@@ -373,12 +370,13 @@ def _fail(path: str, reason: str, message: str, *, n_bad: int = 0, n_total: int 
 
 def _entry(a: NDArray[Any], e: NDArray[Any], flat_index: int) -> Entry:
     index = tuple(int(i) for i in np.unravel_index(flat_index, e.shape))
-    return Entry(index, _py(a.flat[flat_index]), _py(e.flat[flat_index]))
+    return (index, _py(a.flat[flat_index]), _py(e.flat[flat_index]))
 
 
-def _entry_line(w: Entry) -> str:
-    av, ev = _fmt_pair(w.actual, w.expected)
-    return f"index {w.index}: actual {av}, expected {ev}"
+def _entry_line(entry: Entry) -> str:
+    index, actual, expected = entry
+    av, ev = _fmt_pair(actual, expected)
+    return f"index {index}: actual {av}, expected {ev}"
 
 
 def _py(x: Any) -> Any:
@@ -387,11 +385,7 @@ def _py(x: Any) -> Any:
 
 
 def _fmt(x: object, digits: int = 6) -> str:
-    if isinstance(x, bool) or isinstance(x, int):
-        return str(x)
-    if isinstance(x, float):
-        return f"{x:.{digits}g}"
-    if isinstance(x, complex):
+    if isinstance(x, float | complex):
         return f"{x:.{digits}g}"
     return _short(x)
 

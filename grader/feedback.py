@@ -50,7 +50,8 @@ class FunctionSummary:
         status = self.status
         line = f"  {self.function:<{width}} {labels[status]}"
         if status == PASSED:
-            return line + f" ({len(self.outcomes)} checks)"
+            n = len(self.outcomes)
+        return line + f" ({n} check{'' if n == 1 else 's'})"
         if status in ("not implemented", "no checks"):
             return line
         first = next(o for o in self.outcomes if o.status != PASSED)

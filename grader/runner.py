@@ -113,7 +113,7 @@ def _student_error(exc: StudentError, outcome: Callable[..., Outcome]) -> Outcom
                        NOT_IMPLEMENTED)
     if exc.type_name == "MissingFunction":
         return outcome(ERROR, exc.message + ": define it with the contract's name and signature")
-    if exc.type_name in ("ImportError", "ModuleNotFoundError") and "missing" in exc.message:
+    if exc.type_name == "ImportError" and "missing from the submission" in exc.message:
         return outcome(ERROR, f"missing file: {exc.message}")
     text = f"your code raised {exc.type_name}: {exc.message}".rstrip(": ")
     if exc.traceback:

@@ -124,13 +124,17 @@ class Sandbox:
         Folder holding the submission's modules (``neuron.py`` ...).
     limits : Limits
         Deadlines and resource limits.
+    unavailable : mapping of str to str, optional
+        Modules known to be unusable (unreadable file ...), with the reason given to students.
     """
 
-    def __init__(self, submission: Path, limits: Limits | None = None) -> None:
+    def __init__(self, submission: Path, limits: Limits | None = None,
+                 unavailable: Mapping[str, str] | None = None) -> None:
         self.submission = Path(submission).resolve()
         self.limits = limits or Limits()
         self.budget_left = self.limits.submission_timeout
-        self.broken_modules: dict[str, str] = {}
+        #: modules that cannot be called, with the reason (missing, unreadable, broken import)
+        self.broken_modules: dict[str, str] = dict(unavailable or {})
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: wire.Reader | None = None
         self._write_fd = -1
@@ -270,6 +274,8 @@ class Sandbox:
         SandboxCrash
             The child ended during the call.
         """
+        if module not in self.broken_modules and not (self.submission / f"{module}.py").is_file():
+            self.broken_modules[module] = f"{module}.py is missing from the submission"
         if module in self.broken_modules:
             raise StudentError("ImportError", self.broken_modules[module])
         if self.budget_left <= 0:
@@ -360,12 +366,7 @@ class Sandbox:
             type_name = str(error.get("type", "Error"))[:200]
             message = str(error.get("message", ""))[:2000]
             tb = str(error.get("traceback", ""))[:4000]
-            exc = StudentError(type_name, message, tb)
-            if type_name in ("ImportError", "ModuleNotFoundError", "SyntaxError",
-                             "IndentationError") and module not in self.broken_modules and \
-                    "No module named" in message and f"'{module}'" in message:
-                self.broken_modules[module] = f"{module}.py is missing from the submission"
-            raise exc
+            raise StudentError(type_name, message, tb)
         value = wire.decode(reply.get("value"))
         mutated = [str(p) for p in reply.get("mutated", []) if isinstance(p, str)]
         aliased = [str(p) for p in reply.get("aliased", []) if isinstance(p, str)]

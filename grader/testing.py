@@ -130,7 +130,9 @@ class StudentFunction:
 
     def options(self, *, errstate: str | None = None,
                 timeout: float | None = None) -> StudentFunction:
-        """The same function called under ``np.errstate(all=errstate)`` or another deadline."""
+        """The same function called under ``np.errstate(all=errstate, under="ignore")`` (so
+        ``"raise"`` turns overflow, invalid values and division by zero into
+        ``FloatingPointError``), or with another deadline."""
         return StudentFunction(self._ctx, self.module, self.name,
                                errstate or self._errstate, timeout or self._timeout)
 

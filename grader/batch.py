@@ -1,0 +1,261 @@
+"""Grading a class: every submission graded in parallel, each result written as it finishes.
+
+Workers are forked from a process that has already loaded the course, its hidden tests and the
+reference, so a submission costs its own checks plus one sandbox start. Each worker writes its
+student's result atomically; the main process only keeps a few numbers per student. A rerun
+skips students whose valid result is already there (unless ``force``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+from grader import export, results
+from grader.course import Course, TestSpec
+from grader.grading import grade_folder
+from grader.submissions import Submission, SubmissionError, discover, unpack
+
+
+@dataclass(frozen=True)
+class Graded:
+    """What the main process keeps of one graded student."""
+
+    student: str
+    score: float
+    max_score: float
+    modules: dict[str, float]
+    misconceptions: tuple[tuple[str, str], ...]
+    skipped: bool = False
+    seconds: float = 0.0
+
+    @classmethod
+    def of(cls, result: results.Result, *, skipped: bool = False) -> Graded:
+        """Summarise a result."""
+        found = tuple((t["diagnosis"]["key"], t["diagnosis"]["title"]) for t in result["tests"]
+                      if t.get("diagnosis") and t["diagnosis"]["key"] != "not_implemented")
+        return cls(result["student"], float(result["score"]), float(result["max_score"]),
+                   {m: float(v["score"]) for m, v in result["modules"].items()}, found,
+                   skipped, float(result.get("seconds", 0.0)))
+
+
+@dataclass
+class BatchReport:
+    """The outcome of ``grader grade``."""
+
+    graded: list[Graded] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every submission got a result."""
+        return not self.failures
+
+    def render(self, modules: Sequence[str]) -> str:
+        """The instructor's summary: count, mean, median, per-module means, misconceptions."""
+        scores = [g.score for g in self.graded]
+        lines = [f"graded: {len(self.graded)} submissions"
+                 f" ({sum(g.skipped for g in self.graded)} already graded, kept)"]
+        if scores:
+            top = self.graded[0].max_score
+            lines.append(f"mean: {statistics.fmean(scores):.2f} / {top:g}   "
+                         f"median: {statistics.median(scores):g}   "
+                         f"min: {min(scores):g}   max: {max(scores):g}")
+            lines.append("per module (mean):")
+            for module in modules:
+                values = [g.modules.get(module, 0.0) for g in self.graded]
+                lines.append(f"  {module:<16} {statistics.fmean(values):.2f}")
+            counts = Counter(m for g in self.graded for m in set(g.misconceptions))
+            if counts:
+                lines.append("most common misconceptions (students):")
+                for (_, title), n in counts.most_common(8):
+                    lines.append(f"  {n:>4}  {title}")
+        for failure in self.failures:
+            lines.append(f"GRADER FAILURE: {failure}")
+        return "\n".join(lines)
+
+
+# -- one submission, in a worker ------------------------------------------------------------------
+@dataclass
+class _Shared:
+    course: Course
+    specs: list[TestSpec]
+    reference: dict[str, ModuleType]
+    out: Path
+    secret: str | None
+    gradescope: bool
+
+
+_SHARED: _Shared | None = None
+
+
+def grade_submission(submission: Submission, shared: _Shared | None = None) -> Graded:
+    """Grade one submission and write its result (and Gradescope file) atomically."""
+    shared = shared or _SHARED
+    assert shared is not None, "grade_submission needs the shared course state"
+    course = shared.course
+    started = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="grader-submission-"))
+    try:
+        try:
+            unpacked = unpack(submission, course.modules)
+        except SubmissionError as exc:
+            result = results.failed_result(course, submission.student, shared.specs, str(exc),
+                                           source=str(submission.path))
+        else:
+            folder = workdir / "submission"
+            unpacked.write(folder)
+            unavailable = {m: f"{m}.py could not be used: {why}"
+                           for m, why in unpacked.problems.items()}
+            missing = [m for m in course.modules
+                       if m not in unpacked.modules and m not in unpacked.problems]
+            errors = [*unpacked.notes, *unavailable.values()]
+            errors += [f"missing file: {m}.py is not in the submission" for m in missing]
+            outcomes = grade_folder(course, folder, student=submission.student,
+                                    secret=shared.secret, specs=shared.specs,
+                                    reference=shared.reference, unavailable=unavailable)
+            result = results.build(course, submission.student, outcomes, errors=errors,
+                                   source=str(submission.path),
+                                   seconds=time.perf_counter() - started)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    _write(result, shared)
+    return Graded.of(result)
+
+
+def _write(result: results.Result, shared: _Shared) -> None:
+    results.write(result, results.result_path(shared.out, result["student"]))
+    if shared.gradescope:
+        export.write_gradescope(result, shared.out / f"{result['student']}.gradescope.json")
+
+
+def _duplicate_result(shared: _Shared, student: str, sources: Sequence[Path]) -> Graded:
+    where = ", ".join(str(p) for p in sources)
+    result = results.failed_result(
+        shared.course, student, shared.specs,
+        f"{len(sources)} submissions share the student id {student!r} ({where}); "
+        "keep one of them and grade again", source=where)
+    _write(result, shared)
+    return Graded.of(result)
+
+
+def _worker_init(shared: _Shared) -> None:
+    global _SHARED
+    _SHARED = shared
+
+
+# -- the class ------------------------------------------------------------------------------------
+def grade(
+    paths: Sequence[Path],
+    *,
+    course: Course,
+    out: Path,
+    jobs: int | None = None,
+    secret: str | None = None,
+    gradescope: bool = False,
+    force: bool = False,
+    log: TextIO | None = None,
+) -> BatchReport:
+    """Grade submissions into ``out``: ``<student>.json``, ``gradebook.csv`` and, with
+    ``gradescope``, ``<student>.gradescope.json``.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        Submissions (folders, zips, notebooks) or folders of them.
+    course : Course
+        The course, with hidden tests and reference solutions.
+    out : Path
+        Output folder (created).
+    jobs : int, optional
+        Parallel workers (default: the CPU count).
+    secret : str, optional
+        Course secret for the per-student inputs (default: the course's).
+    gradescope : bool
+        Also write Gradescope ``results.json`` files.
+    force : bool
+        Regrade students whose valid result already exists.
+    log : TextIO, optional
+        Where progress goes (default stderr).
+
+    Raises
+    ------
+    grader.submissions.SubmissionError
+        A path does not exist or holds no submission (a usage error).
+    """
+    stream = log or sys.stderr
+    submissions = discover(paths, course.modules)
+    out.mkdir(parents=True, exist_ok=True)
+    shared = _Shared(course, course.collect(hidden=True), course.reference(), out,
+                     secret if secret is not None else course.secret, gradescope)
+    report = BatchReport()
+    by_id: dict[str, list[Submission]] = {}
+    for submission in submissions:
+        by_id.setdefault(submission.student, []).append(submission)
+    todo: list[Submission] = []
+    for student, entries in by_id.items():
+        if len(entries) > 1:
+            report.graded.append(_duplicate_result(shared, student, [e.path for e in entries]))
+            print(f"{student}: duplicate student id, not graded", file=stream)
+            continue
+        existing = None if force else results.load(results.result_path(out, student))
+        if existing is not None:
+            report.graded.append(Graded.of(existing, skipped=True))
+        else:
+            todo.append(entries[0])
+    done = 0
+
+    def progress(graded: Graded) -> None:
+        nonlocal done
+        done += 1
+        report.graded.append(graded)
+        print(f"[{done}/{len(todo)}] {graded.student}: {graded.score:g}/{graded.max_score:g} "
+              f"({graded.seconds:.1f} s)", file=stream, flush=True)
+
+    for item in _run(todo, shared, jobs or os.cpu_count() or 1):
+        if isinstance(item, Graded):
+            progress(item)
+        else:
+            report.failures.append(item)
+            print(f"grader failure: {item}", file=stream, flush=True)
+    all_results = results.load_all(out)
+    export.write_gradebook(all_results, course.modules, out / "gradebook.csv")
+    report.graded.sort(key=lambda g: g.student)
+    return report
+
+
+def _run(todo: Sequence[Submission], shared: _Shared, jobs: int) -> Iterator[Graded | str]:
+    if jobs <= 1 or len(todo) <= 1:
+        for submission in todo:
+            yield _guarded(grade_submission, submission, shared)
+        return
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context,
+                             initializer=_worker_init, initargs=(shared,)) as pool:
+        futures: dict[Future[Graded], Submission] = {
+            pool.submit(grade_submission, s): s for s in todo}
+        for future in as_completed(futures):
+            submission = futures[future]
+            try:
+                yield future.result()
+            except Exception as exc:  # a worker died: the grader failed for this student
+                yield f"{submission.student}: {type(exc).__name__}: {exc}"
+
+
+def _guarded(function: Callable[..., Graded], *args: Any) -> Graded | str:
+    try:
+        return function(*args)
+    except Exception as exc:
+        return f"{args[0].student}: {type(exc).__name__}: {exc}"

@@ -1,0 +1,52 @@
+"""Grading one submission: run every hidden test of the course in one sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+
+from grader.course import Course, TestSpec
+from grader.runner import Outcome, run_tests
+from grader.sandbox import Sandbox
+
+
+def grade_folder(
+    course: Course,
+    folder: Path,
+    *,
+    student: str,
+    secret: str | None = None,
+    specs: Sequence[TestSpec] | None = None,
+    reference: Mapping[str, ModuleType] | None = None,
+    progress: Callable[[Outcome], None] | None = None,
+    unavailable: Mapping[str, str] | None = None,
+) -> list[Outcome]:
+    """Run the hidden tests on a folder of student modules.
+
+    Parameters
+    ----------
+    course : Course
+        The course (its hidden tests and reference solutions are used).
+    folder : Path
+        Folder holding the submission's ``<module>.py`` files.
+    student : str
+        Student id (seeds the per-student inputs together with the secret).
+    secret : str, optional
+        Course secret (default: the course's).
+    specs, reference : optional
+        Already collected tests and loaded reference (to share them across submissions).
+    unavailable : mapping of str to str, optional
+        Modules that could not be read from the submission, with the reason.
+
+    Returns
+    -------
+    list of Outcome
+        One per hidden test, in collection order.
+    """
+    specs = list(specs) if specs is not None else course.collect(hidden=True)
+    reference = reference if reference is not None else course.reference()
+    with Sandbox(folder, course.limits, unavailable) as sandbox:
+        return run_tests(specs, sandbox, student=student,
+                         secret=secret if secret is not None else course.secret,
+                         reference=reference, progress=progress)
