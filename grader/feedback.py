@@ -51,7 +51,7 @@ class FunctionSummary:
         line = f"  {self.function:<{width}} {labels[status]}"
         if status == PASSED:
             n = len(self.outcomes)
-        return line + f" ({n} check{'' if n == 1 else 's'})"
+            return line + f" ({n} check{'' if n == 1 else 's'})"
         if status in ("not implemented", "no checks"):
             return line
         first = next(o for o in self.outcomes if o.status != PASSED)
