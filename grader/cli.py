@@ -110,3 +110,40 @@ def schema() -> None:
     from grader.results import schema as result_schema
 
     click.echo(json.dumps(result_schema(), indent=2))
+
+
+@main.command(epilog=EXIT_CODES)
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="An empty (or new) folder for the student bundle.")
+@course_option
+def release(out: Path, course: Path | None) -> None:
+    """Build the student bundle: stubs, public checks, the grader; no solutions or hidden
+    tests."""
+    from grader.release import release as build_release
+
+    try:
+        written = build_release(load_course(course), out)
+    except (CourseError, FileExistsError) as exc:
+        raise _usage(exc) from exc
+    click.echo(f"wrote {len(written)} files to {out}")
+
+
+@main.command(epilog=EXIT_CODES)
+@click.option("--submission", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("/autograder/submission"), show_default=True)
+@click.option("--results", "results_file", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("/autograder/results/results.json"), show_default=True)
+@click.option("--metadata", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("/autograder/submission_metadata.json"), show_default=True)
+@click.option("--course", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("/autograder/source"), show_default=True,
+              help="The course folder inside the autograder image.")
+def gradescope(submission: Path, results_file: Path, metadata: Path, course: Path) -> None:
+    """Entry point inside Gradescope's autograder container (run_autograder)."""
+    try:
+        loaded = load_course(course)
+    except CourseError as exc:
+        raise _usage(exc) from exc
+    score = api.gradescope_run(submission=submission, results_file=results_file,
+                               course=loaded, metadata=metadata)
+    click.echo(f"score {score:g}; wrote {results_file}")

@@ -37,6 +37,7 @@ __all__ = ["Comparison", "ComparisonError", "Entry", "compare"]
 
 _FLOAT_KINDS = "fc"
 _NUMERIC_KINDS = "biufc"
+_SCALARS = (bool, int, float, complex, np.generic)
 
 
 class ComparisonError(AssertionError):
@@ -172,7 +173,7 @@ def _compare(actual: object, expected: object, opt: _Options, path: str) -> Comp
             message = f"{path}: got {_short(actual)}, expected {_short(expected)}"
             return _fail(path, "values", message, n_bad=1, n_total=1)
         return Comparison(ok=True, path=path, n_total=1)
-    if isinstance(expected, bool | int | float | complex | np.generic | np.ndarray):
+    if isinstance(expected, (*_SCALARS, np.ndarray)):
         return _compare_numeric(actual, np.asarray(expected), opt, path)
     raise TypeError(f"compare: cannot compare expected values of type {type(expected).__name__}")
 
@@ -186,9 +187,9 @@ def _compare_mapping(
     extra = [k for k in actual if k not in expected]
     problems = []
     if missing:
-        problems.append(f"is missing {_plural(len(missing), 'key')} {_keys(missing)}")
+        problems.append(f"is missing {_named('key', missing)}")
     if extra:
-        problems.append(f"has unexpected {_plural(len(extra), 'key')} {_keys(extra)}")
+        problems.append(f"has unexpected {_named('key', extra)}")
     header = [f"{path} {' and '.join(problems)}"] if problems else []
     parts = [_compare(actual[k], v, opt, f"{path}[{k!r}]") for k, v in expected.items()
              if k in actual]
@@ -217,9 +218,9 @@ def _compare_set(actual: object, expected: set[Any] | frozenset[Any], path: str)
         return Comparison(ok=True, path=path, n_total=len(expected))
     problems = []
     if missing:
-        problems.append(f"missing {_plural(len(missing), 'element')} {_keys(missing)}")
+        problems.append(f"missing {_named('element', missing)}")
     if extra:
-        problems.append(f"unexpected {_plural(len(extra), 'element')} {_keys(extra)}")
+        problems.append(f"unexpected {_named('element', extra)}")
     return _fail(path, "elements", f"{path}: {'; '.join(problems)}",
                  n_bad=len(missing) + len(extra), n_total=len(expected | actual))
 
@@ -241,10 +242,8 @@ def _combine(path: str, problems: list[str], reason: str, parts: list[Comparison
 
 def _compare_numeric(actual: object, e: NDArray[Any], opt: _Options, path: str) -> Comparison:
     scalar = e.ndim == 0
-    if scalar:
-        ok_type = isinstance(actual, bool | int | float | complex | np.generic) or (
-            isinstance(actual, np.ndarray) and actual.ndim == 0)
-        if not ok_type:
+    if scalar and not isinstance(actual, _SCALARS):
+        if not (isinstance(actual, np.ndarray) and actual.ndim == 0):
             return _fail(path, "type", f"{path}: expected {_kind(e)}, got {_describe(actual)}")
     elif not isinstance(actual, np.ndarray):
         return _fail(path, "type", f"{path}: expected a numpy array, got {_describe(actual)}")
@@ -315,8 +314,8 @@ def _compare_floats(a: NDArray[Any], e: NDArray[Any], opt: _Options, path: str) 
             lines.append("  Largest differences:")
             lines.extend(f"    {_entry_line(w)}" for w in worst)
         message = "\n".join(lines)
-    return Comparison(ok=False, message=message, path=path, reason="values", n_bad=n_bad,
-                      n_total=n_total, max_abs=max_abs, max_rel=max_rel, worst=worst)
+    return _fail(path, "values", message, n_bad=n_bad, n_total=n_total, max_abs=max_abs,
+                 max_rel=max_rel, worst=worst)
 
 
 def _nonfinite_failure(
@@ -338,8 +337,8 @@ def _nonfinite_failure(
         lines = [f"{path}: {what} {n_bad} / {n_total} positions ({_pct(n_bad, n_total)})"]
         lines.extend(f"  {_entry_line(w)}" for w in worst)
         message = "\n".join(lines)
-    return Comparison(ok=False, message=message, path=path, reason="nonfinite", n_bad=n_bad,
-                      n_total=n_total, max_abs=math.inf, max_rel=math.inf, worst=worst)
+    return _fail(path, "nonfinite", message, n_bad=n_bad, n_total=n_total, max_abs=math.inf,
+                 max_rel=math.inf, worst=worst)
 
 
 def _compare_exact(a: NDArray[Any], e: NDArray[Any], opt: _Options, path: str) -> Comparison:
@@ -359,13 +358,11 @@ def _compare_exact(a: NDArray[Any], e: NDArray[Any], opt: _Options, path: str) -
         ]
         lines.extend(f"    {_entry_line(w)}" for w in worst)
         message = "\n".join(lines)
-    return Comparison(ok=False, message=message, path=path, reason="values", n_bad=n_bad,
-                      n_total=n_total, worst=worst)
+    return _fail(path, "values", message, n_bad=n_bad, n_total=n_total, worst=worst)
 
 
-def _fail(path: str, reason: str, message: str, *, n_bad: int = 0, n_total: int = 0) -> Comparison:
-    return Comparison(ok=False, message=message, path=path, reason=reason, n_bad=n_bad,
-                      n_total=n_total)
+def _fail(path: str, reason: str, message: str, **stats: Any) -> Comparison:
+    return Comparison(False, message, path, reason, **stats)
 
 
 def _entry(a: NDArray[Any], e: NDArray[Any], flat_index: int) -> Entry:
@@ -408,12 +405,9 @@ def _short(x: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _keys(keys: list[Any]) -> str:
-    return ", ".join(_short(k) for k in keys)
-
-
-def _plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"
+def _named(word: str, items: list[Any]) -> str:
+    """``key 'db'`` or ``keys 'db', 'dW'``."""
+    return f"{word}{'' if len(items) == 1 else 's'} " + ", ".join(_short(k) for k in items)
 
 
 def _kind(e: NDArray[Any]) -> str:

@@ -313,8 +313,10 @@ class Sandbox:
                     importing = None
                 elif op == "callback":
                     self._serve_callback(reply, callbacks)
-                elif op == "result" and reply.get("id") == call_id:
-                    return self._result(reply, module)
+                elif op == "result":
+                    if reply.get("id") == call_id:
+                        return self._result(reply, module)
+                    # a stale or forged answer to another call: it cannot be this call's
                 else:
                     raise wire.WireError(f"unexpected message {op!r}")
         except wire.ChannelTimeout:
