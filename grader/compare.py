@@ -242,10 +242,10 @@ def _combine(path: str, problems: list[str], reason: str, parts: list[Comparison
 
 def _compare_numeric(actual: object, e: NDArray[Any], opt: _Options, path: str) -> Comparison:
     scalar = e.ndim == 0
-    if scalar and not isinstance(actual, _SCALARS):
-        if not (isinstance(actual, np.ndarray) and actual.ndim == 0):
-            return _fail(path, "type", f"{path}: expected {_kind(e)}, got {_describe(actual)}")
-    elif not isinstance(actual, np.ndarray):
+    zero_d = isinstance(actual, _SCALARS) or (isinstance(actual, np.ndarray) and actual.ndim == 0)
+    if scalar and not zero_d:
+        return _fail(path, "type", f"{path}: expected {_kind(e)}, got {_describe(actual)}")
+    if not scalar and not isinstance(actual, np.ndarray):
         return _fail(path, "type", f"{path}: expected a numpy array, got {_describe(actual)}")
     a = np.asarray(actual)
     if a.shape != e.shape:

@@ -289,12 +289,6 @@ def _elementwise_rel(x: FloatArray, y: FloatArray, floor: float) -> FloatArray:
     return rel
 
 
-def _tol_note(tol: float, floor: float) -> str:
-    return (f"  Relative error = |analytic - numerical| / max({floor:g}, |analytic| + "
-            f"|numerical|); expect < {SMOOTH_TOL:g} for smooth functions, < {KINK_TOL:g} for "
-            f"ReLU-like kinks (tolerance used: {tol:g}).")
-
-
 def check_gradient(
     analytic: object, numeric: ArrayLike, *, tol: float = SMOOTH_TOL, name: str = "gradient",
     floor: float = REL_FLOOR,
@@ -320,26 +314,25 @@ def check_gradient(
     GradCheck
         On failure the message names the worst index, both values and the relative error.
     """
+    def fail(message: str, index: tuple[int, ...] | None = None) -> GradCheck:
+        return GradCheck(False, math.inf, tol, f"{name}: {message}", index)
+
     num = _as_float64(numeric, "numeric")
     if analytic is None:
-        return GradCheck(False, math.inf, tol, f"{name}: returned None — did you forget a "
-                         "`return`?")
+        return fail("returned None — did you forget a `return`?")
     try:
         ana = np.array(analytic, dtype=np.float64)
     except (TypeError, ValueError):
-        return GradCheck(False, math.inf, tol, f"{name}: expected an array of numbers, got "
-                         f"{type(analytic).__name__}")
+        return fail(f"expected an array of numbers, got {type(analytic).__name__}")
     if ana.shape != num.shape:
-        return GradCheck(False, math.inf, tol, f"{name}: analytic gradient has shape "
-                         f"{ana.shape}, numerical gradient has shape {num.shape} (a gradient "
-                         "has the shape of what it differentiates)")
+        return fail(f"analytic gradient has shape {ana.shape}, numerical gradient has shape "
+                    f"{num.shape} (a gradient has the shape of what it differentiates)")
     for arr, which in ((ana, "analytic"), (num, "numerical")):
         bad = np.flatnonzero(~np.isfinite(arr))
         if bad.size:
             index = _unravel(int(bad[0]), arr.shape)
-            return GradCheck(False, math.inf, tol, f"{name}: {which} gradient contains NaN or "
-                             f"inf ({bad.size} / {arr.size} entries, first at index {index})",
-                             index)
+            return fail(f"{which} gradient contains NaN or inf ({bad.size} / {arr.size} "
+                        f"entries, first at index {index})", index)
     if ana.size == 0:
         return GradCheck(True, 0.0, tol)
     rel = _elementwise_rel(ana, num, floor)
@@ -354,7 +347,9 @@ def check_gradient(
         f"tol {tol:g})",
         f"  Entries above tolerance: {n_bad} / {ana.size} ({100 * n_bad / ana.size:.3g}%)",
         f"  Worst at index {index}: analytic {a_val:.6g}, numerical {n_val:.6g}",
-        _tol_note(tol, floor),
+        f"  Relative error = |analytic - numerical| / max({floor:g}, |analytic| + "
+        f"|numerical|); expect < {SMOOTH_TOL:g} for smooth functions, < {KINK_TOL:g} for "
+        f"ReLU-like kinks (tolerance used: {tol:g}).",
     ])
     return GradCheck(False, worst, tol, message, index, a_val, n_val)
 

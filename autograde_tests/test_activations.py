@@ -1,0 +1,250 @@
+"""Hidden tests of activations.py: sigmoid, ReLU, softmax, their derivatives, compose_linear."""
+
+import numpy as np
+
+from grader import gradcheck, misconceptions
+from grader.misconceptions import Misconception
+from grader.testing import CheckFailed, Context, graded
+
+for _m in (
+    Misconception(
+        "relu_prime_at_zero", "relu'(0) is 0, not 1",
+        "The contract defines relu'(z) = 1 if z > 0 else 0, so relu'(0) = 0: compare with "
+        "z > 0, not z >= 0.", "is 1 where z == 0"),
+    Misconception(
+        "softmax_wrong_axis", "Softmax over the wrong axis",
+        "Each row of a (N, C) batch is one example's distribution: take the max and the sum "
+        "over the last axis, np.sum(e, axis=-1, keepdims=True), so every row sums to 1.",
+        "is normalised over the wrong axis (columns sum to 1, not rows)"),
+    Misconception(
+        "softmax_global_max", "One max for the whole batch",
+        "Subtract each row's own maximum, np.max(z, axis=-1, keepdims=True): a single max of "
+        "the whole array pushes the rows of a smaller scale to exp(-huge) = 0, then 0 / 0.",
+        "is what subtracting the max of the whole array gives"),
+    Misconception(
+        "softmax_jacobian_diagonal", "Only the diagonal of the softmax Jacobian",
+        "Every s_i depends on every z_k: ds_i/dz_k = s_i (delta_ik - s_k). So "
+        "dz = s * (ds - sum(ds * s, axis=-1, keepdims=True)), not s * (1 - s) * ds.",
+        "is s (1 - s) ds, the diagonal terms only"),
+    Misconception(
+        "bias_not_through_w2", "First bias not passed through the second layer",
+        "W2 (W1 a + b1) + b2 = (W2 W1) a + (W2 b1 + b2): b1 goes through W2 like everything "
+        "else, so b = W2 @ b1 + b2.", "leaves b1 out of b or adds it without W2"),
+):
+    misconceptions.register(_m, replace=True)
+
+# Scalars (one example) and arrays; z of about this spread reaches both tails of the sigmoid.
+SCALE = 4.0
+
+
+def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
+                      variants: dict[str, object] | None = None,
+                      tol: float = gradcheck.SMOOTH_TOL) -> None:
+    """``ctx.expect_gradient`` that also names a catalogued mistake (via ``variants``)."""
+    result = gradcheck.check_gradient(analytic, numeric, tol=tol, name=what)
+    if not result.ok:
+        raise CheckFailed(result.message, misconceptions.diagnose(
+            analytic, numeric, variants=variants, name=what))
+    ctx.passed()
+
+
+def extreme_logits() -> np.ndarray:
+    """Every magnitude from 0 to 1e4, both signs: where a naive exp overflows."""
+    m = np.array([0.0, 1e-3, 0.5, 3.0, 30.0, 709.0, 710.0, 800.0, 1e3, 5e3, 1e4])
+    return np.concatenate([-m[::-1], m[1:]]).reshape(3, 7)
+
+
+# -- sigmoid ---------------------------------------------------------------------------------
+@graded("sigmoid", points=1, visibility="visible")
+def test_sigmoid_matches_reference(ctx: Context) -> None:
+    """sigmoid matches the reference on random arrays and on a scalar"""
+    for shape in [(4, 7), (9,)]:
+        z = ctx.rng.normal(0.0, SCALE, size=shape)
+        ctx.expect_close(ctx.student.sigmoid(z), ctx.ref.sigmoid(z), rtol=1e-9, atol=1e-15,
+                         what="sigmoid(z)", variants={"sign_error": ctx.ref.sigmoid(-z)})
+        ctx.expect_unchanged()
+        ctx.expect_fresh()
+    z0 = float(ctx.rng.normal(0.0, SCALE))
+    ctx.expect_close(ctx.student.sigmoid(z0), ctx.ref.sigmoid(z0), rtol=1e-9, atol=1e-15,
+                     what=f"sigmoid({z0!r})")
+
+
+@graded("sigmoid", points=1, visibility="after_published")
+def test_sigmoid_stable(ctx: Context) -> None:
+    """sigmoid is finite, with no warning, for |z| up to 1e4"""
+    z = ctx.rng.permuted(extreme_logits(), axis=1)
+    out = ctx.student.sigmoid.options(errstate="raise")(z)
+    ctx.expect_close(out, ctx.ref.sigmoid(z), rtol=1e-9, atol=1e-300, what="sigmoid(z)")
+    ctx.expect_unchanged()
+
+
+# -- sigmoid_prime ---------------------------------------------------------------------------
+@graded("sigmoid_prime", points=1, visibility="after_published")
+def test_sigmoid_prime_matches_reference(ctx: Context) -> None:
+    """sigmoid_prime matches the reference on random arrays"""
+    z = ctx.rng.normal(0.0, SCALE, size=(5, 3))
+    with ctx.isolated("sigmoid"):
+        out = ctx.student.sigmoid_prime(z)
+    s = ctx.ref.sigmoid(z)
+    ctx.expect_close(out, ctx.ref.sigmoid_prime(z), rtol=1e-9, atol=1e-15,
+                     what="sigmoid_prime(z)",
+                     variants={"activation_instead_of_derivative": s,
+                               "sign_error": s * (s - 1.0)})
+    ctx.expect_unchanged()
+    ctx.expect_fresh()
+
+
+@graded("sigmoid_prime", points=1, visibility="hidden")
+def test_sigmoid_prime_numerical(ctx: Context) -> None:
+    """sigmoid_prime agrees with finite differences of sigmoid and is finite for |z| up to 1e4"""
+    z = ctx.rng.normal(0.0, SCALE, size=(2, 6))
+    with ctx.isolated("sigmoid"):
+        out = ctx.student.sigmoid_prime(z)
+    numeric = gradcheck.elementwise_derivative(ctx.ref.sigmoid, z)
+    expect_derivative(ctx, out, numeric, what="sigmoid_prime(z)",
+                      variants={"activation_instead_of_derivative": ctx.ref.sigmoid(z)})
+    big = extreme_logits()
+    with ctx.isolated("sigmoid"):
+        out = ctx.student.sigmoid_prime.options(errstate="raise")(big)
+    ctx.expect_close(out, ctx.ref.sigmoid_prime(big), rtol=1e-9, atol=1e-300,
+                     what="sigmoid_prime(z) at |z| up to 1e4")
+
+
+# -- relu, relu_prime ------------------------------------------------------------------------
+def relu_inputs(ctx: Context) -> np.ndarray:
+    """Random z of both signs with some exact zeros (and a -0.0)."""
+    z = ctx.rng.normal(0.0, 2.0, size=(6, 5))
+    z.flat[ctx.rng.choice(z.size, size=4, replace=False)] = 0.0
+    z.flat[ctx.rng.choice(z.size)] = -0.0
+    return z
+
+
+@graded("relu", points=1, visibility="after_published")
+def test_relu(ctx: Context) -> None:
+    """relu matches the reference (zeros included) and leaves z unchanged"""
+    z = relu_inputs(ctx)
+    ctx.expect_close(ctx.student.relu(z), ctx.ref.relu(z), rtol=1e-12, atol=1e-300,
+                     what="relu(z)", variants={"sign_error": np.minimum(z, 0.0)})
+    ctx.expect_unchanged()
+    ctx.expect_fresh()
+    z0 = float(ctx.rng.uniform(0.5, 3.0))
+    for value in (z0, -z0):
+        ctx.expect_close(ctx.student.relu(value), ctx.ref.relu(value), rtol=1e-12, atol=1e-300,
+                         what=f"relu({value!r})")
+
+
+@graded("relu_prime", points=1, visibility="after_published")
+def test_relu_prime(ctx: Context) -> None:
+    """relu_prime is 1 where z > 0 and 0 elsewhere (relu'(0) = 0), as float64"""
+    z = relu_inputs(ctx)
+    with ctx.isolated("relu"):
+        out = ctx.student.relu_prime(z)
+    at_zero = (z > 0).astype(np.float64)
+    at_zero[z == 0] = 1.0
+    ctx.expect_close(out, ctx.ref.relu_prime(z), rtol=1e-12, atol=1e-300,
+                     what="relu_prime(z)",
+                     variants={"relu_prime_at_zero": at_zero,
+                               "activation_instead_of_derivative": ctx.ref.relu(z)})
+    ctx.expect_unchanged()
+    ctx.expect_fresh()
+
+
+# -- softmax ---------------------------------------------------------------------------------
+def global_max_softmax(z: np.ndarray) -> np.ndarray:
+    """The softmax a single max of the whole array gives (NaN where a row underflows)."""
+    with np.errstate(all="ignore"):
+        e = np.exp(z - np.max(z))
+        return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def wrong_axis_softmax(ctx: Context, z: np.ndarray) -> np.ndarray:
+    """Softmax normalised over axis 0 (what softmax(z, axis=0) gives)."""
+    return np.moveaxis(ctx.ref.softmax(np.moveaxis(z, 0, -1)), -1, 0)
+
+
+@graded("softmax", points=1, visibility="visible")
+def test_softmax_matches_reference(ctx: Context) -> None:
+    """softmax matches the reference on a random (N, C) batch and on one row"""
+    z = ctx.rng.normal(0.0, 3.0, size=(5, 7))
+    ctx.expect_close(ctx.student.softmax(z), ctx.ref.softmax(z), rtol=1e-9, atol=1e-15,
+                     what="softmax(z)",
+                     variants={"softmax_wrong_axis": ctx.ref.softmax(z.T).T})
+    ctx.expect_unchanged()
+    ctx.expect_fresh()
+    row = ctx.rng.normal(0.0, 3.0, size=6)
+    ctx.expect_close(ctx.student.softmax(row), ctx.ref.softmax(row), rtol=1e-9, atol=1e-15,
+                     what="softmax(z) for a 1-D z")
+
+
+@graded("softmax", points=1, visibility="after_published")
+def test_softmax_stable(ctx: Context) -> None:
+    """softmax is stable for logits of 1e4 and for rows of very different scale"""
+    scales = np.array([[1e3], [1.0], [-1e3], [1e-3]])
+    z = scales * ctx.rng.uniform(0.5, 1.0, size=(4, 5)) + np.array([[0.0], [0.0], [0.0], [900]])
+    ctx.expect_close(ctx.student.softmax(z), ctx.ref.softmax(z), rtol=1e-9, atol=1e-300,
+                     what="softmax(z) for rows of very different scale",
+                     variants={"softmax_global_max": global_max_softmax(z)})
+    z = np.concatenate([extreme_logits(), [[1e4] * 7]])
+    out = ctx.student.softmax.options(errstate="raise")(z)
+    ctx.expect_close(out, ctx.ref.softmax(z), rtol=1e-9, atol=1e-300,
+                     what="softmax(z) for logits up to 1e4",
+                     variants={"softmax_global_max": global_max_softmax(z)})
+    ctx.expect_unchanged()
+
+
+@graded("softmax", points=1, visibility="hidden")
+def test_softmax_leading_shape(ctx: Context) -> None:
+    """softmax works over the last axis for any leading shape: rows sum to 1"""
+    z = ctx.rng.normal(0.0, 3.0, size=(2, 3, 4))
+    out = ctx.student.softmax(z)
+    ctx.expect_close(out, ctx.ref.softmax(z), rtol=1e-9, atol=1e-15,
+                     what="softmax(z) for z of shape (2, 3, 4)",
+                     variants={"softmax_wrong_axis": wrong_axis_softmax(ctx, z)})
+    ctx.expect_close(np.sum(out, axis=-1), np.ones((2, 3)), rtol=0.0, atol=1e-12,
+                     what="the sums of softmax(z) over the last axis")
+    ctx.expect_unchanged()
+
+
+# -- softmax_backward ------------------------------------------------------------------------
+@graded("softmax_backward", points=1, visibility="after_published")
+def test_softmax_backward_matches_reference(ctx: Context) -> None:
+    """softmax_backward matches the reference on a random batch"""
+    s = ctx.ref.softmax(ctx.rng.normal(0.0, 2.0, size=(4, 6)))
+    ds = ctx.rng.normal(0.0, 1.0, size=(4, 6))
+    out = ctx.student.softmax_backward(s, ds)
+    wrong_axis = s * (ds - np.sum(ds * s, axis=0, keepdims=True))
+    ctx.expect_close(out, ctx.ref.softmax_backward(s, ds), rtol=1e-9, atol=1e-14,
+                     what="softmax_backward(s, ds)",
+                     variants={"softmax_jacobian_diagonal": s * (1.0 - s) * ds,
+                               "softmax_wrong_axis": wrong_axis})
+    ctx.expect_unchanged()
+    ctx.expect_fresh()
+
+
+@graded("softmax_backward", points=1, visibility="hidden")
+def test_softmax_backward_numerical(ctx: Context) -> None:
+    """softmax_backward is the vector-Jacobian product of softmax (finite differences), for
+    one row and for a leading shape (2, 3)"""
+    for shape in [(5,), (2, 3, 4)]:
+        z = ctx.rng.normal(0.0, 2.0, size=shape)
+        ds = ctx.rng.normal(0.0, 1.0, size=shape)
+        s = ctx.ref.softmax(z)
+        out = ctx.student.softmax_backward(s, ds)
+        numeric = gradcheck.numerical_vjp(ctx.ref.softmax, z, ds)
+        expect_derivative(ctx, out, numeric, what=f"softmax_backward(s, ds), shape {shape}",
+                          variants={"softmax_jacobian_diagonal": s * (1.0 - s) * ds})
+        ctx.expect_unchanged()
+
+
+# -- compose_linear --------------------------------------------------------------------------
+@graded("compose_linear", points=1, visibility="after_published")
+def test_compose_linear(ctx: Context) -> None:
+    """compose_linear matches the reference and equals the two layers applied in turn"""
+    W1, b1 = ctx.rng.normal(size=(4, 3)), ctx.rng.normal(size=4)
+    W2, b2 = ctx.rng.normal(size=(2, 4)), ctx.rng.normal(size=2)
+    W, b = expected = ctx.ref.compose_linear(W1, b1, W2, b2)
+    out = ctx.student.compose_linear(W1, b1, W2, b2)
+    ctx.expect_unchanged()
+    ctx.expect_close(out, expected, rtol=1e-9, atol=1e-12, what="compose_linear(W1, b1, W2, b2)",
+                     variants={"bias_not_through_w2": (W, b2)})
+    ctx.expect_fresh()

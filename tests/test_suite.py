@@ -1,0 +1,116 @@
+"""The hidden suite tests itself: the reference scores 100, the stubs 0, an independent correct
+implementation 100, and every catalogued misconception, injected into the reference, loses
+points only in its own module, in the test meant to catch it, and is named in the feedback."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader import batch, results
+from grader.course import load_course
+
+ROOT = Path(__file__).resolve().parents[1]
+INDEPENDENT = ROOT / "tests" / "fixtures" / "independent"
+
+
+def load_mutants() -> list[dict[str, Any]]:
+    """Every mutant of tests/mutants/*.py, each with a unique student id."""
+    found: list[dict[str, Any]] = []
+    for path in sorted((ROOT / "tests" / "mutants").glob("*.py")):
+        spec = importlib.util.spec_from_file_location(f"_mutants_{path.stem}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for i, mutant in enumerate(module.MUTANTS):
+            found.append({**mutant, "student": f"mutant-{path.stem}-{i}-{mutant['key']}"})
+    return found
+
+
+MUTANTS = load_mutants()
+
+
+def make_mutant(folder: Path, mutant: dict[str, Any]) -> None:
+    """Copy the reference into ``folder`` with one classic mistake injected."""
+    shutil.copytree(ROOT / "solutions", folder)
+    path = folder / f"{mutant['module']}.py"
+    source = path.read_text(encoding="utf-8")
+    assert source.count(mutant["old"]) >= 1, f"{mutant['student']}: 'old' not in solution"
+    path.write_text(source.replace(mutant["old"], mutant["new"], 1), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, results.Result]:
+    """Grade the whole synthetic class once (correct, stubs, independent, every mutant)."""
+    class_dir = tmp_path_factory.mktemp("class")
+    shutil.copytree(ROOT / "solutions", class_dir / "reference")
+    shutil.copytree(ROOT / "exercises", class_dir / "stubs")
+    if INDEPENDENT.is_dir():
+        shutil.copytree(INDEPENDENT, class_dir / "independent",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    for mutant in MUTANTS:
+        make_mutant(class_dir / mutant["student"], mutant)
+    out = tmp_path_factory.mktemp("results")
+    course = load_course(ROOT)
+    report = batch.grade([class_dir], course=course, out=out, jobs=2)
+    assert report.ok, report.failures
+    return {r["student"]: r for r in results.load_all(out)}
+
+
+def test_there_are_at_least_15_catalogued_mutants() -> None:
+    """Does the catalogue hold at least 15 injected misconceptions?"""
+    assert len(MUTANTS) >= 15
+    assert len({m["key"] for m in MUTANTS}) >= 10
+
+
+def test_reference_scores_full_marks(graded: dict[str, results.Result]) -> None:
+    """Does the reference solution score 100 with every test passed?"""
+    result = graded["reference"]
+    failing = [(t["id"], t["feedback"][:200]) for t in result["tests"] if t["status"] != "passed"]
+    assert failing == []
+    assert result["score"] == result["max_score"] == 100
+
+
+def test_stubs_score_zero_without_crashing(graded: dict[str, results.Result]) -> None:
+    """Do the untouched stubs score 0, every test failed as 'not implemented', no crash?"""
+    result = graded["stubs"]
+    assert result["score"] == 0
+    assert result["errors"] == []
+    for test in result["tests"]:
+        assert test["status"] == "failed", (test["id"], test["feedback"])
+        assert test["diagnosis"]["key"] == "not_implemented", test["id"]
+
+
+@pytest.mark.skipif(not INDEPENDENT.is_dir(), reason="no independent implementation")
+def test_independent_correct_implementation_scores_full_marks(
+    graded: dict[str, results.Result],
+) -> None:
+    """Does a correct implementation written without looking at solutions/ score 100?"""
+    result = graded["independent"]
+    failing = [(t["id"], t["feedback"][:300]) for t in result["tests"] if t["status"] != "passed"]
+    assert failing == []
+    assert result["score"] == 100
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m["student"] for m in MUTANTS])
+def test_misconception_loses_points_in_its_own_test(
+    graded: dict[str, results.Result], mutant: dict[str, Any],
+) -> None:
+    """Does the injected mistake fail the test meant to catch it, lose points only in its own
+    module, and get named in that test's feedback?"""
+    result = graded[mutant["student"]]
+    assert result["score"] < 100
+    for module, scores in result["modules"].items():
+        if module != mutant["module"]:
+            assert scores["score"] == scores["max_score"], f"points lost in {module}"
+    by_name = {t["id"].split("::")[1]: t for t in result["tests"] if t["module"] == mutant["module"]}
+    test = by_name[mutant["test"]]
+    assert test["status"] != "passed"
+    if mutant.get("title_in_feedback"):
+        assert test["diagnosis"] is not None, test["feedback"]
+        assert test["diagnosis"]["key"] == mutant["key"], test["feedback"]
+        assert test["diagnosis"]["title"] in test["feedback"]
