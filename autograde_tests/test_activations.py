@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from grader import gradcheck, misconceptions
+from grader import compare, gradcheck, misconceptions
 from grader.misconceptions import Misconception
 from grader.testing import CheckFailed, Context, graded
 
@@ -46,6 +46,32 @@ def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, wh
         raise CheckFailed(result.message, misconceptions.diagnose(
             analytic, numeric, variants=variants, name=what))
     ctx.passed()
+
+
+def expect_close_as(ctx: Context, actual: object, expected: object, *, key: str,
+                    observation: str, rtol: float, atol: float, what: str) -> None:
+    """``ctx.expect_close`` whose failure is diagnosed as the misconception ``key``, for a
+    mistake recognised by a property of the output rather than by its values."""
+    result = compare.compare(actual, expected, rtol=rtol, atol=atol, name=what)
+    if not result.ok:
+        raise CheckFailed(result.message, misconceptions.diagnosis_for(key, observation))
+    ctx.passed()
+
+
+def expect_softmax(ctx: Context, out: object, expected: np.ndarray, *, what: str,
+                   variants: dict[str, object] | None = None, atol: float = 1e-15) -> None:
+    """Compare a softmax output; one normalised over another axis (or the whole array) is
+    recognised by its sums."""
+    arr = np.asarray(out) if isinstance(out, np.ndarray) else None
+    if arr is not None and arr.shape == expected.shape and arr.ndim >= 2 \
+            and np.isfinite(arr).all():
+        rows_ok = np.allclose(arr.sum(axis=-1), 1.0, rtol=0.0, atol=1e-9)
+        for axis, where in ((0, "down each column (axis 0)"), (None, "over the whole array")):
+            if not rows_ok and np.allclose(arr.sum(axis=axis), 1.0, rtol=0.0, atol=1e-9):
+                expect_close_as(ctx, out, expected, key="softmax_wrong_axis", rtol=1e-9,
+                                atol=atol, what=what,
+                                observation=f"{what} sums to 1 {where}, not along each row.")
+    ctx.expect_close(out, expected, rtol=1e-9, atol=atol, what=what, variants=variants)
 
 
 def extreme_logits() -> np.ndarray:
@@ -157,18 +183,11 @@ def global_max_softmax(z: np.ndarray) -> np.ndarray:
         return e / np.sum(e, axis=-1, keepdims=True)
 
 
-def wrong_axis_softmax(ctx: Context, z: np.ndarray) -> np.ndarray:
-    """Softmax normalised over axis 0 (what softmax(z, axis=0) gives)."""
-    return np.moveaxis(ctx.ref.softmax(np.moveaxis(z, 0, -1)), -1, 0)
-
-
 @graded("softmax", points=1, visibility="visible")
 def test_softmax_matches_reference(ctx: Context) -> None:
     """softmax matches the reference on a random (N, C) batch and on one row"""
     z = ctx.rng.normal(0.0, 3.0, size=(5, 7))
-    ctx.expect_close(ctx.student.softmax(z), ctx.ref.softmax(z), rtol=1e-9, atol=1e-15,
-                     what="softmax(z)",
-                     variants={"softmax_wrong_axis": ctx.ref.softmax(z.T).T})
+    expect_softmax(ctx, ctx.student.softmax(z), ctx.ref.softmax(z), what="softmax(z)")
     ctx.expect_unchanged()
     ctx.expect_fresh()
     row = ctx.rng.normal(0.0, 3.0, size=6)
@@ -181,14 +200,14 @@ def test_softmax_stable(ctx: Context) -> None:
     """softmax is stable for logits of 1e4 and for rows of very different scale"""
     scales = np.array([[1e3], [1.0], [-1e3], [1e-3]])
     z = scales * ctx.rng.uniform(0.5, 1.0, size=(4, 5)) + np.array([[0.0], [0.0], [0.0], [900]])
-    ctx.expect_close(ctx.student.softmax(z), ctx.ref.softmax(z), rtol=1e-9, atol=1e-300,
-                     what="softmax(z) for rows of very different scale",
-                     variants={"softmax_global_max": global_max_softmax(z)})
+    expect_softmax(ctx, ctx.student.softmax(z), ctx.ref.softmax(z), atol=1e-300,
+                   what="softmax(z) for rows of very different scale",
+                   variants={"softmax_global_max": global_max_softmax(z)})
     z = np.concatenate([extreme_logits(), [[1e4] * 7]])
     out = ctx.student.softmax.options(errstate="raise")(z)
-    ctx.expect_close(out, ctx.ref.softmax(z), rtol=1e-9, atol=1e-300,
-                     what="softmax(z) for logits up to 1e4",
-                     variants={"softmax_global_max": global_max_softmax(z)})
+    expect_softmax(ctx, out, ctx.ref.softmax(z), atol=1e-300,
+                   what="softmax(z) for logits up to 1e4",
+                   variants={"softmax_global_max": global_max_softmax(z)})
     ctx.expect_unchanged()
 
 
@@ -197,9 +216,7 @@ def test_softmax_leading_shape(ctx: Context) -> None:
     """softmax works over the last axis for any leading shape: rows sum to 1"""
     z = ctx.rng.normal(0.0, 3.0, size=(2, 3, 4))
     out = ctx.student.softmax(z)
-    ctx.expect_close(out, ctx.ref.softmax(z), rtol=1e-9, atol=1e-15,
-                     what="softmax(z) for z of shape (2, 3, 4)",
-                     variants={"softmax_wrong_axis": wrong_axis_softmax(ctx, z)})
+    expect_softmax(ctx, out, ctx.ref.softmax(z), what="softmax(z) for z of shape (2, 3, 4)")
     ctx.expect_close(np.sum(out, axis=-1), np.ones((2, 3)), rtol=0.0, atol=1e-12,
                      what="the sums of softmax(z) over the last axis")
     ctx.expect_unchanged()

@@ -164,7 +164,7 @@ class Child:
             replacement = self.callback(callback_name)
             for module in list(self.modules.values()):
                 for attr, current in list(vars(module).items()):
-                    if module is source and attr == function_name or (
+                    if (module is source and attr == function_name) or (
                         original is not None and current is original
                     ):
                         undo.append((module, attr, current))

@@ -13,7 +13,9 @@ Defaults and thresholds
     a difference that straddles it measures neither one-sided derivative.
 ``REL_FLOOR = 1e-8``
     Floor of the denominator of the relative error, so entries where both gradients are (near)
-    zero do not divide by zero. Below the floor the error is effectively absolute.
+    zero do not divide by zero. Below the floor the error is effectively absolute, so a true
+    zero that the difference quotient only approximates (round-off ~1e-11 |f|) reads as ~1e-3:
+    pass a larger ``floor`` to `check_gradient` when a gradient has such structural zeros.
 
 Relative error, elementwise: ``|a_i - n_i| / max(floor, |a_i| + |n_i|)``; a check reports the
 largest. Like `torch.autograd.gradcheck`, these checks assume the function is differentiable at

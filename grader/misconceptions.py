@@ -283,6 +283,8 @@ def _diagnose_leaf(actual: object, expected: object, tol: _Tol, path: str) -> Di
         what = (f"is a Python {type(actual).__name__}" if isinstance(actual, bool | int)
                 else f"has dtype {a_dtype}")
         return diagnosis_for("wrong_dtype", f"{path} {what}, expected float64.")
+    if e_dtype.kind != "f":  # factors and transposes of labels or counts teach nothing
+        return None
     factors: list[tuple[float, str, str]] = []
     n = tol.batch_size
     if n is not None and n > 1:

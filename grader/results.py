@@ -1,4 +1,4 @@
-"""Result files: build a submission's result, validate it against the schema, write it atomically."""
+"""Result files: build a submission's result, validate it against the schema, write atomically."""
 
 from __future__ import annotations
 

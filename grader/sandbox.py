@@ -336,7 +336,8 @@ class Sandbox:
             self._kill()
             what = _describe_exit(code) if code is not None else f"the channel broke ({exc})"
             if importing is not None:
-                self.broken_modules[importing] = f"importing {importing}.py ended the process: {what}"
+                self.broken_modules[importing] = (
+                    f"importing {importing}.py ended the process: {what}")
             raise SandboxCrash(f"{what} during the call to {module}.{function}") from None
 
     def _serve_callback(

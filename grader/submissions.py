@@ -182,13 +182,13 @@ def _zip_files(path: Path) -> Iterator[FileEntry]:
                 yield relative, -1, Reader(None, name)
                 continue
             yield relative, info.file_size, Reader(
-                lambda i=info: archive.open(i), name)  # type: ignore[misc]
+                lambda i=info: archive.open(i), name)
 
 
 def _pick(files: Iterator[FileEntry], modules: Sequence[str], where: str) -> Unpacked:
     """Take the shallowest ``<module>.py`` for each module; note everything refused."""
     wanted = {f"{m}.py": m for m in modules}
-    chosen: dict[str, tuple[int, PurePosixPath, int, Reader]] = {}
+    depth_of: dict[str, int] = {}
     result = Unpacked()
     for relative, size, reader in files:
         if relative.parts and relative.parts[0] == "__MACOSX":
@@ -204,14 +204,16 @@ def _pick(files: Iterator[FileEntry], modules: Sequence[str], where: str) -> Unp
                                 "followed; submit the file itself")
             continue
         depth = len(relative.parts)
-        if module not in chosen or depth < chosen[module][0]:
-            chosen[module] = (depth, relative, size, reader)
-    for module, (_, relative, size, reader) in chosen.items():
+        if depth >= depth_of.get(module, MAX_DEPTH + 2):
+            continue
+        depth_of[module] = depth
+        result.modules.pop(module, None)
+        result.problems.pop(module, None)
         if size > MAX_MODULE_BYTES:
             result.problems[module] = (f"{relative} is {size} bytes, over the limit of "
                                        f"{MAX_MODULE_BYTES} bytes for a module file")
             continue
-        data = reader.read(MAX_MODULE_BYTES)
+        data = reader.read(MAX_MODULE_BYTES)  # read now: the archive is open only meanwhile
         if len(data) > MAX_MODULE_BYTES:
             result.problems[module] = f"{relative} is over {MAX_MODULE_BYTES} bytes"
             continue

@@ -146,6 +146,12 @@ def test_wrong_dtype_for_ints() -> None:
     assert d is not None and d.message.startswith("result is a Python int, expected float64.")
 
 
+def test_integer_outputs_get_no_factor_diagnosis() -> None:
+    labels = np.array([1, 2, 3])
+    assert diagnose(2 * labels, labels) is None
+    assert diagnose(np.array([[1, 2], [3, 4]]).T, np.array([[1, 2], [3, 4]])) is None
+
+
 def test_overflow_only_where_expected_is_finite() -> None:
     expected = np.array([1.0, np.inf])
     assert diagnose(np.array([1.0, np.inf]), expected) is None
