@@ -12,10 +12,15 @@ for _m in (
         "The contract defines relu'(z) = 1 if z > 0 else 0, so relu'(0) = 0: compare with "
         "z > 0, not z >= 0.", "is 1 where z == 0"),
     Misconception(
+        "sigmoid_sign", "sigmoid(-z) instead of sigmoid(z)",
+        "sigma(z) = 1 / (1 + exp(-z)), with a minus sign in the exponent: sigma(z) > 1/2 for "
+        "z > 0 and sigma(z) -> 1 as z -> +inf.", "is sigmoid(-z)"),
+    Misconception(
         "softmax_wrong_axis", "Softmax over the wrong axis",
-        "Each row of a (N, C) batch is one example's distribution: take the max and the sum "
-        "over the last axis, np.sum(e, axis=-1, keepdims=True), so every row sums to 1.",
-        "is normalised over the wrong axis (columns sum to 1, not rows)"),
+        "Softmax treats each row of a (N, C) batch on its own: every max and sum runs over the "
+        "last axis (axis=-1, keepdims=True), in softmax (so each row sums to 1) and in its "
+        "backward pass (sum(ds * s) per row).",
+        "sums over the wrong axis (axis 0, across examples, instead of the last axis)"),
     Misconception(
         "softmax_global_max", "One max for the whole batch",
         "Subtract each row's own maximum, np.max(z, axis=-1, keepdims=True): a single max of "
@@ -87,7 +92,7 @@ def test_sigmoid_matches_reference(ctx: Context) -> None:
     for shape in [(4, 7), (9,)]:
         z = ctx.rng.normal(0.0, SCALE, size=shape)
         ctx.expect_close(ctx.student.sigmoid(z), ctx.ref.sigmoid(z), rtol=1e-9, atol=1e-15,
-                         what="sigmoid(z)", variants={"sign_error": ctx.ref.sigmoid(-z)})
+                         what="sigmoid(z)", variants={"sigmoid_sign": ctx.ref.sigmoid(-z)})
         ctx.expect_unchanged()
         ctx.expect_fresh()
     z0 = float(ctx.rng.normal(0.0, SCALE))

@@ -288,7 +288,8 @@ class Context:
                                   check_dtype=check_dtype)
         if not result.ok:
             diagnosis = _misconceptions.diagnose(actual, expected, batch_size=batch_size,
-                                                 variants=variants)
+                                                 variants=variants, rtol=max(rtol, 1e-9),
+                                                 atol=max(atol, 1e-12), name=what)
             raise CheckFailed(result.message, diagnosis)
         self.passed()
 

@@ -2,7 +2,10 @@
 
 MUTANTS = [
     {
-        "key": "sign_error",
+        "key": "sigmoid_sign",
+        "title": "sigmoid(-z) instead of sigmoid(z)",
+        "hint": "sigma(z) = 1 / (1 + exp(-z)), with a minus sign in the exponent: sigma(z) > 1/2 "
+                "for z > 0 and sigma(z) -> 1 as z -> +inf.",
         "module": "activations",
         "function": "sigmoid",
         "old": "return np.exp(np.minimum(z, 0.0)) / (1.0 + np.exp(-np.abs(z)))",
@@ -83,9 +86,9 @@ MUTANTS = [
     {
         "key": "softmax_wrong_axis",
         "title": "Softmax over the wrong axis",
-        "hint": "Each row of a (N, C) batch is one example's distribution: take the max and the "
-                "sum over the last axis, np.sum(e, axis=-1, keepdims=True), so every row sums "
-                "to 1.",
+        "hint": "Softmax treats each row of a (N, C) batch on its own: every max and sum runs "
+                "over the last axis (axis=-1, keepdims=True), in softmax (so each row sums to "
+                "1) and in its backward pass (sum(ds * s) per row).",
         "module": "activations",
         "function": "softmax",
         "old": "return e / np.sum(e, axis=-1, keepdims=True)",
@@ -108,9 +111,9 @@ MUTANTS = [
     {
         "key": "softmax_wrong_axis",
         "title": "Softmax over the wrong axis",
-        "hint": "Each row of a (N, C) batch is one example's distribution: take the max and the "
-                "sum over the last axis, np.sum(e, axis=-1, keepdims=True), so every row sums "
-                "to 1.",
+        "hint": "Softmax treats each row of a (N, C) batch on its own: every max and sum runs "
+                "over the last axis (axis=-1, keepdims=True), in softmax (so each row sums to "
+                "1) and in its backward pass (sum(ds * s) per row).",
         "module": "activations",
         "function": "softmax_backward",
         "old": "np.sum(ds * s, axis=-1, keepdims=True)",
