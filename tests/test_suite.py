@@ -107,7 +107,8 @@ def test_misconception_loses_points_in_its_own_test(
     for module, scores in result["modules"].items():
         if module != mutant["module"]:
             assert scores["score"] == scores["max_score"], f"points lost in {module}"
-    by_name = {t["id"].split("::")[1]: t for t in result["tests"] if t["module"] == mutant["module"]}
+    by_name = {t["id"].split("::")[1]: t for t in result["tests"]
+               if t["module"] == mutant["module"]}
     test = by_name[mutant["test"]]
     assert test["status"] != "passed"
     if mutant.get("title_in_feedback"):
