@@ -8,6 +8,7 @@ imported here, so the start-up cost stays that of numpy.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import importlib.util
 import os
@@ -34,6 +35,12 @@ def _load_wire() -> ModuleType:
 wire = _load_wire()
 
 import numpy as np  # noqa: E402  (after the wire module, which imports it anyway)
+
+# Bound now, before any student code runs: a submission that patches numpy cannot hide
+# a mutation or an aliased output from these.
+_array_equal = np.array_equal
+_shares_memory = np.shares_memory
+_ndarray = np.ndarray
 
 
 class CallbackError(Exception):
@@ -144,12 +151,12 @@ class Child:
                        if not _same(before, now)]
             aliased = sorted({path for path, arr in _arrays(("args", args), ("kwargs", kwargs))
                               for _, out in _arrays(("result", value), ("", ()))
-                              if np.shares_memory(arr, out)})
+                              if _shares_memory(arr, out)})
             return {"op": "result", "id": call_id, "ok": True,
                     "value": wire.encode(value, keep=self.kept),
                     "mutated": mutated, "aliased": aliased, "seconds": seconds}
         except BaseException as exc:  # the student's exception, whatever it is, is data
-            return _failure(call_id, type(exc).__name__, _message(exc),
+            return _failure(call_id, _type_name(exc), _message(exc),
                             self.student_traceback(exc))
 
     def patch(self, patches: list[list[str]]) -> Callable[[], None]:
@@ -162,7 +169,7 @@ class Child:
                 continue
             original = getattr(source, function_name, None)
             replacement = self.callback(callback_name)
-            for module in list(self.modules.values()):
+            for module in self.student_modules():
                 for attr, current in list(vars(module).items()):
                     if (module is source and attr == function_name) or (
                         original is not None and current is original
@@ -176,6 +183,16 @@ class Child:
 
         return restore
 
+    def student_modules(self) -> list[ModuleType]:
+        """Every loaded module whose file is in the submission (imported directly or not)."""
+        prefix = self.submission + os.sep
+        found = []
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if isinstance(path, str) and os.path.realpath(path).startswith(prefix):
+                found.append(module)
+        return found
+
     def student_traceback(self, exc: BaseException) -> str:
         frames = [f for f in traceback.extract_tb(exc.__traceback__)
                   if os.path.realpath(f.filename).startswith(self.submission + os.sep)]
@@ -184,7 +201,15 @@ class Child:
         return "".join(lines)[-4000:]
 
 
+def _type_name(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return "OutputLimitExceeded"
+    return type(exc).__name__
+
+
 def _message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return "your code wrote more output than the file-size limit allows"
     if isinstance(exc, SystemExit):
         return f"your code called sys.exit({exc.code!r})"
     text = str(exc)
@@ -200,7 +225,7 @@ def _arrays(*named: tuple[str, Any]) -> Iterator[tuple[str, np.ndarray[Any, Any]
     stack = list(named)
     while stack:
         path, value = stack.pop()
-        if isinstance(value, np.ndarray):
+        if isinstance(value, _ndarray):
             yield path, value
         elif isinstance(value, list | tuple):
             stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
@@ -224,9 +249,9 @@ def _same(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
     if a.shape != b.shape:
         return False
     try:
-        return bool(np.array_equal(a, b, equal_nan=True))
+        return bool(_array_equal(a, b, equal_nan=True))
     except TypeError:
-        return bool(np.array_equal(a, b))
+        return bool(_array_equal(a, b))
 
 
 def main(argv: list[str]) -> int:

@@ -114,6 +114,11 @@ def grade_submission(submission: Submission, shared: _Shared | None = None) -> G
         except SubmissionError as exc:
             result = results.failed_result(course, submission.student, shared.specs, str(exc),
                                            source=str(submission.path))
+        except Exception as exc:  # an input we did not foresee: still a result, with the cause
+            result = results.failed_result(
+                course, submission.student, shared.specs,
+                f"the submission could not be read: {type(exc).__name__}: {exc}",
+                source=str(submission.path))
         else:
             folder = workdir / "submission"
             unpacked.write(folder)

@@ -21,8 +21,6 @@ from grader.runner import ERROR, Outcome
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "result.v1.json"
-#: files in an output folder that are not per-student results
-RESERVED = ("gradebook", "summary", "report")
 
 Result = dict[str, Any]
 
@@ -173,9 +171,7 @@ def load_all(out: Path) -> list[Result]:
     """Every valid result in an output folder, by student id."""
     results = []
     for path in sorted(out.glob("*.json")):
-        if path.stem in RESERVED or path.name.endswith(".gradescope.json"):
-            continue
-        loaded = load(path)
+        loaded = load(path)  # other JSON files (Gradescope's) do not follow the schema
         if loaded is not None:
             results.append(loaded)
     return results

@@ -295,14 +295,14 @@ class Sandbox:
         callbacks: Mapping[str, Callable[..., Any]], patch: Sequence[tuple[str, str, str]],
         errstate: str | None, deadline: float, limit: float,
     ) -> CallResult:
-        if self._proc is None:
-            self._start()
         call_id = next(self._ids)
         message = {"op": "call", "id": call_id, "module": module, "function": function,
                    "args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs)),
                    "patch": [list(p) for p in patch], "errstate": errstate}
         importing: str | None = None
         try:
+            if self._proc is None:
+                self._start()
             wire.write_message(self._write_fd, message)
             while True:
                 reply = self._read(deadline)
@@ -369,6 +369,11 @@ class Sandbox:
             type_name = str(error.get("type", "Error"))[:200]
             message = str(error.get("message", ""))[:2000]
             tb = str(error.get("traceback", ""))[:4000]
+            if type_name == "OutputLimitExceeded":
+                # its output files are full: every later print would fail too, so start afresh
+                self._kill()
+                message = (f"{message} ({self.limits.file_size_mb} MB); print less, or "
+                           "remove the debugging prints")
             raise StudentError(type_name, message, tb)
         value = wire.decode(reply.get("value"))
         mutated = [str(p) for p in reply.get("mutated", []) if isinstance(p, str)]

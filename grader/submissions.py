@@ -12,6 +12,7 @@ import json
 import re
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -213,7 +214,11 @@ def _pick(files: Iterator[FileEntry], modules: Sequence[str], where: str) -> Unp
             result.problems[module] = (f"{relative} is {size} bytes, over the limit of "
                                        f"{MAX_MODULE_BYTES} bytes for a module file")
             continue
-        data = reader.read(MAX_MODULE_BYTES)  # read now: the archive is open only meanwhile
+        try:  # read now: the archive is open only meanwhile
+            data = reader.read(MAX_MODULE_BYTES)
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+            result.problems[module] = f"{relative} cannot be read ({exc}); submit it again"
+            continue
         if len(data) > MAX_MODULE_BYTES:
             result.problems[module] = f"{relative} is over {MAX_MODULE_BYTES} bytes"
             continue

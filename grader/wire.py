@@ -53,7 +53,7 @@ class ChannelTimeout(WireError):
     """No complete message arrived before the deadline."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Handle:
     """A value that stayed in the child because it is not plain data."""
 
@@ -98,7 +98,8 @@ def encode(value: Any, *, keep: dict[int, Any] | None = None) -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype.name not in ALLOWED_DTYPES:
             return _keep(value, keep)
-        data = np.ascontiguousarray(value)
+        # native byte order, C order, same shape (0-d arrays stay 0-d)
+        data = value.astype(value.dtype.newbyteorder("="), order="C", copy=False)
         return {"__nd__": [data.dtype.name, list(data.shape),
                            base64.b64encode(data.tobytes()).decode("ascii")]}
     if isinstance(value, tuple):
@@ -167,6 +168,8 @@ def decode(data: Any, *, depth: int = 0) -> Any:
         except TypeError as exc:
             raise WireError("a set of unhashable values") from exc
     if "__float__" in data:
+        if data["__float__"] not in ("nan", "inf", "-inf"):
+            raise WireError("malformed float")
         return float(data["__float__"])
     if "__handle__" in data:
         number = data["__handle__"]
@@ -211,13 +214,16 @@ def _decode_array(spec: Any) -> np.ndarray[Any, Any]:
     if not (isinstance(spec, list) and len(spec) == 3):
         raise WireError("malformed array")
     dtype, shape, payload = spec
-    if dtype not in ALLOWED_DTYPES:
+    if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES:
         raise WireError(f"arrays of dtype {dtype!r} may not cross the sandbox boundary")
     if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)):
         raise WireError("malformed array shape")
     if not isinstance(payload, str):
         raise WireError("malformed array data")
-    raw = base64.b64decode(payload.encode("ascii"), validate=True)
+    try:
+        raw = base64.b64decode(payload.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise WireError("array data is not base64") from exc
     dt = np.dtype(dtype)
     if len(raw) != dt.itemsize * math.prod(shape):
         raise WireError("array data does not match its shape")

@@ -1,0 +1,305 @@
+"""Hidden tests of gradcheck.py: central differences, relative error, finding buggy gradients.
+
+The functions under test take callables (f, backward, loss). They are grader-side functions
+passed with ``ctx.callback``: the student's code calls them through the sandbox channel.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+
+from grader import misconceptions
+from grader.misconceptions import Misconception
+from grader.sandbox import StudentError
+from grader.testing import Context, graded
+
+for _m in (
+    Misconception(
+        "one_sided_difference", "One-sided instead of central difference",
+        "Use the central difference (f(x + eps e_i) - f(x - eps e_i)) / (2 eps): its error is "
+        "of order eps^2, that of (f(x + eps e_i) - f(x)) / eps of order eps.",
+        "is the one-sided difference (f(x + eps e_i) - f(x)) / eps"),
+    Misconception(
+        "central_difference_factor", "Central difference divided by eps, not 2 eps",
+        "The points x + eps e_i and x - eps e_i are 2 eps apart: divide "
+        "f(x + eps e_i) - f(x - eps e_i) by 2 * eps.", "is twice the central difference"),
+    Misconception(
+        "eps_ignored", "The eps argument is ignored",
+        "Use the step the caller passes, numerical_gradient(f, x, eps): do not hard-code "
+        "1e-5 inside the function.", "is what the default step 1e-5 gives"),
+    Misconception(
+        "relative_error_mean", "Mean instead of max of the entrywise errors",
+        "relative_error is the largest entrywise error, max_i |a_i - b_i| / max(1e-8, |a_i| + "
+        "|b_i|): one wrong entry must show, not be averaged away.",
+        "is the mean of the entrywise errors"),
+    Misconception(
+        "relative_error_no_floor", "No floor in the denominator",
+        "Divide by max(1e-8, |a_i| + |b_i|): where both entries are 0 the plain sum gives "
+        "0 / 0 = NaN (np.maximum(1e-8, np.abs(a) + np.abs(b))).", "is NaN where both are 0"),
+    Misconception(
+        "relative_error_denominator", "Wrong denominator in the relative error",
+        "The denominator is the sum of the magnitudes, max(1e-8, |a_i| + |b_i|), not their "
+        "maximum or |b_i| alone.", "uses another denominator"),
+    Misconception(
+        "gradcheck_absolute_floor", "Round-off flagged as a bug",
+        "A numerical gradient is only good to about 1e-10 absolutely, so a tiny gradient entry "
+        "can have a large relative error even when backward is right: flag a parameter only "
+        "when relative_error > 1e-5 and max |analytic - numerical| > 1e-7.",
+        "flags a correct gradient whose entries are tiny"),
+):
+    misconceptions.register(_m, replace=True)
+
+EPS = 1e-5
+
+
+def smooth_function(ctx: Context, shape: tuple[int, ...]) -> Callable[[np.ndarray], float]:
+    """A random smooth scalar function of an array of ``shape`` (no entry has a zero
+    derivative by design)."""
+    C = ctx.rng.normal(0.0, 1.0, size=shape)
+    D = ctx.rng.normal(0.0, 1.0, size=shape)
+
+    def f(x: np.ndarray) -> float:
+        x = np.asarray(x, dtype=np.float64)
+        return float(np.sum(C * np.sin(x)) + 0.5 * np.sum(D * x) ** 2)
+
+    return f
+
+
+def one_sided(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float) -> np.ndarray:
+    grad = np.zeros_like(x)
+    base = f(x)
+    for i in np.ndindex(x.shape):
+        plus = x.copy()
+        plus[i] += eps
+        grad[i] = (f(plus) - base) / eps
+    return grad
+
+
+# -- numerical_gradient ----------------------------------------------------------------------
+@graded("numerical_gradient", points=2, visibility="visible")
+def test_numerical_gradient_matches_reference(ctx: Context) -> None:
+    """numerical_gradient matches the reference for x of shapes (3, 4), (5,) and (2, 3, 2)"""
+    for shape in [(3, 4), (5,), (2, 3, 2)]:
+        f = smooth_function(ctx, shape)
+        x = ctx.rng.normal(0.0, 1.0, size=shape)
+        expected = ctx.ref.numerical_gradient(f, x)
+        ctx.expect_close(ctx.student.numerical_gradient(ctx.callback(f), x), expected,
+                         rtol=1e-7, atol=1e-9, what=f"numerical_gradient(f, x) for x of shape "
+                         f"{shape}",
+                         variants={"one_sided_difference": one_sided(f, x, EPS),
+                                   "central_difference_factor": 2 * expected})
+
+
+@graded("numerical_gradient", points=0.5, visibility="after_published")
+def test_numerical_gradient_uses_eps(ctx: Context) -> None:
+    """numerical_gradient uses the eps it is given (eps = 1e-2 on a cubic)"""
+    x = ctx.rng.normal(0.0, 1.0, size=(2, 3))
+
+    def cubic(z: np.ndarray) -> float:
+        return float(np.sum(np.asarray(z, dtype=np.float64) ** 3))
+
+    # central differences of z^3 give 3 z^2 + eps^2: the step shows in the result
+    ctx.expect_close(ctx.student.numerical_gradient(ctx.callback(cubic), x, eps=1e-2),
+                     ctx.ref.numerical_gradient(cubic, x, eps=1e-2), rtol=1e-7, atol=1e-9,
+                     what="numerical_gradient(f, x, eps=1e-2)",
+                     variants={"eps_ignored": ctx.ref.numerical_gradient(cubic, x)})
+
+
+@graded("numerical_gradient", points=1.5, visibility="after_published")
+def test_numerical_gradient_leaves_x_unchanged(ctx: Context) -> None:
+    """numerical_gradient leaves x exactly as it was (even if f raises) and returns a new array"""
+    shape = (4, 3)
+    f = smooth_function(ctx, shape)
+    x = ctx.rng.normal(0.0, 1.0, size=shape)
+    grad = ctx.student.numerical_gradient(ctx.callback(f), x)
+    ctx.expect_unchanged()
+    ctx.expect_fresh()
+    ctx.expect_close(grad, ctx.ref.numerical_gradient(f, x), rtol=1e-7, atol=1e-9,
+                     what="numerical_gradient(f, x)")
+    calls = []
+
+    def fails_later(z: np.ndarray) -> float:
+        calls.append(1)
+        if len(calls) > 5:
+            raise RuntimeError("f failed (planted by the grader)")
+        return f(z)
+
+    try:
+        ctx.student.numerical_gradient(ctx.callback(fails_later), x)
+    except StudentError as exc:
+        if exc.not_implemented or "planted by the grader" not in exc.message:
+            raise
+        # Which arguments a failed call changed, where the sandbox reports it.
+        mutated = getattr(exc, "mutated", None)
+        if mutated is not None:
+            ctx.expect(not mutated, "x was left changed after f raised: restore x[i] in a "
+                       "`finally:` block, or perturb a copy of x, never x itself",
+                       misconception="modified_input")
+    else:
+        ctx.expect_unchanged()
+
+
+# -- relative_error --------------------------------------------------------------------------
+def relative_variants(a: np.ndarray, b: np.ndarray) -> dict[str, object]:
+    diff = np.abs(a - b)
+    with np.errstate(all="ignore"):
+        return {
+            "relative_error_mean": float(np.mean(diff / np.maximum(1e-8, np.abs(a) + np.abs(b)))),
+            "relative_error_no_floor": float(np.max(diff / (np.abs(a) + np.abs(b)))),
+            "relative_error_denominator": float(np.max(
+                diff / np.maximum(1e-8, np.maximum(np.abs(a), np.abs(b))))),
+        }
+
+
+def gradient_pair(ctx: Context, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """An "analytic" and a "numerical" gradient: close, with errors of every size, some
+    entries both 0 and some below the floor 1e-8."""
+    a = ctx.rng.normal(0.0, 1.0, size=shape)
+    b = a + a * ctx.rng.normal(0.0, 1.0, size=shape) * 10.0 ** ctx.rng.uniform(-9, -1, shape)
+    flat = ctx.rng.choice(a.size, size=3, replace=False)
+    a.flat[flat[0]] = b.flat[flat[0]] = 0.0
+    a.flat[flat[1]], b.flat[flat[1]] = 3e-9, 0.0
+    b.flat[flat[2]] = -b.flat[flat[2]]
+    return a, b
+
+
+@graded("relative_error", points=1.5, visibility="visible")
+def test_relative_error_matches_reference(ctx: Context) -> None:
+    """relative_error matches the reference on gradient pairs of several shapes"""
+    for shape in [(4, 5), (7,), (2, 3, 2)]:
+        a, b = gradient_pair(ctx, shape)
+        if shape == (7,):
+            b = b.copy()
+            b.flat[ctx.rng.integers(7)] *= 1.0 + 1e-3  # no sign flip here: the max is < 1
+        ctx.expect_close(ctx.student.relative_error(a, b), ctx.ref.relative_error(a, b),
+                         rtol=1e-9, atol=1e-15, what=f"relative_error(a, b) for shape {shape}",
+                         variants=relative_variants(a, b))
+        ctx.expect_unchanged()
+
+
+@graded("relative_error", points=0.5, visibility="after_published")
+def test_relative_error_edge_cases(ctx: Context) -> None:
+    """relative_error is 0.0 for equal, all-zero and empty arrays, and uses the floor 1e-8"""
+    a = ctx.rng.normal(0.0, 1.0, size=(3, 4))
+    cases = [
+        ("two equal arrays", a, a.copy()),
+        ("two all-zero arrays", np.zeros((3, 4)), np.zeros((3, 4))),
+        ("two empty arrays", np.zeros(0), np.zeros(0)),
+        ("entries below the floor", np.array([1e-12, 0.0, 2.0]), np.array([0.0, 0.0, 2.0])),
+    ]
+    for what, x, y in cases:
+        ctx.expect_close(ctx.student.relative_error(x, y), ctx.ref.relative_error(x, y),
+                         rtol=1e-9, atol=1e-15, what=f"relative_error(a, b) for {what}",
+                         variants=relative_variants(x, y) if x.size else None)
+
+
+# -- find_buggy_parameters -------------------------------------------------------------------
+class Problem:
+    """A small MLP, a batch and its loss, with a backward that may have planted bugs.
+
+    ``loss`` and ``backward`` run in the grader (through ``ctx.callback``): the loss is the
+    reference network's, and backward returns the reference gradients with ``bugs`` applied.
+    """
+
+    def __init__(self, ctx: Context, sizes: list[int], n: int, *, hidden: str = "sigmoid",
+                 output: str = "sigmoid", loss: str = "sse", column_scale: float = 1.0) -> None:
+        self.mlp = ctx.reference("mlp")
+        self.options = {"hidden": hidden, "output": output, "loss": loss}
+        self.bugs: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+        seed = int(ctx.rng.integers(2**62))
+        for attempt in range(50):
+            rng = np.random.default_rng([seed, attempt])
+            params = self.mlp.init_params(sizes, rng)
+            for i in range(1, len(sizes)):
+                params[f"b{i}"] = rng.normal(0.0, 0.5, size=sizes[i])
+            X = rng.normal(0.0, 1.0, size=(n, sizes[0]))
+            X[:, -1] *= column_scale
+            Y = (rng.integers(0, sizes[-1], size=n) if loss == "ce"
+                 else np.eye(sizes[-1])[rng.integers(0, sizes[-1], size=n)])
+            _, grads = self.mlp.loss_and_grads(params, X, Y, **self.options)
+            _, cache = self.mlp.forward(params, X, hidden, output)
+            # no entry of the gradient near 0 (except the planted tiny column), no ReLU kink
+            entries = np.concatenate([g.ravel() for k, g in grads.items() if k != "W1"]
+                                     + [grads["W1"][:, :-1].ravel()])
+            kinks = min(float(np.min(np.abs(layer["Z"]))) for layer in cache[:-1])
+            if np.min(np.abs(entries)) > 1e-4 and (hidden != "relu" or kinks > 1e-2):
+                break
+        self.params, self.X, self.Y = params, X, Y
+
+    def loss(self, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray) -> float:
+        return float(self.mlp.loss_and_grads(params, X, Y, **self.options)[0])
+
+    def backward(self, params: dict[str, np.ndarray], X: np.ndarray,
+                 Y: np.ndarray) -> dict[str, np.ndarray]:
+        _, grads = self.mlp.loss_and_grads(params, X, Y, **self.options)
+        return {k: self.bugs[k](g) if k in self.bugs else g for k, g in grads.items()}
+
+    def run(self, ctx: Context) -> tuple[object, set[str]]:
+        """The student's answer and the reference's, on this problem."""
+        with ctx.isolated("gradcheck.relative_error"):
+            found = ctx.student.find_buggy_parameters(
+                ctx.callback(self.backward), ctx.callback(self.loss), self.params, self.X,
+                self.Y)
+        ctx.expect_unchanged()
+        return found, ctx.ref.find_buggy_parameters(self.backward, self.loss, self.params,
+                                                    self.X, self.Y)
+
+
+def flip_one(g: np.ndarray) -> np.ndarray:
+    out = g.copy()
+    out.flat[0] = -out.flat[0]
+    return out
+
+
+def nudge_one(g: np.ndarray) -> np.ndarray:
+    out = g.copy()
+    out.flat[out.size // 2] += 0.01
+    return out
+
+
+@graded("find_buggy_parameters", points=2, visibility="visible")
+def test_find_buggy_parameters_finds_planted_bugs(ctx: Context) -> None:
+    """find_buggy_parameters names exactly the parameters with planted gradient bugs
+
+    On a 3-4-2 sigmoid network, a 4-3-3 softmax/cross-entropy one and a 3-5-4-2 ReLU one.
+    """
+    cases = [
+        (Problem(ctx, [3, 4, 2], 5), {"W2": lambda g: 2.0 * g, "b1": flip_one}),
+        (Problem(ctx, [4, 3, 3], 5, output="softmax", loss="ce"),
+         {"W1": nudge_one, "b2": lambda g: 0.5 * g}),
+        (Problem(ctx, [3, 5, 4, 2], 6, hidden="relu"), {"W3": lambda g: 1.01 * g}),
+    ]
+    for problem, bugs in cases:
+        problem.bugs = bugs
+        found, expected = problem.run(ctx)
+        ctx.expect_close(found, expected, rtol=0.0, atol=1.0,
+                         what=f"find_buggy_parameters(...) with bugs planted in "
+                         f"{sorted(bugs)}")
+
+
+@graded("find_buggy_parameters", points=1, visibility="after_published")
+def test_find_buggy_parameters_correct_gradients(ctx: Context) -> None:
+    """find_buggy_parameters returns an empty set for a correct backward"""
+    for problem in (Problem(ctx, [3, 4, 2], 5),
+                    Problem(ctx, [2, 4, 3, 3], 7, hidden="relu", output="softmax", loss="ce")):
+        found, expected = problem.run(ctx)
+        ctx.expect_close(found, expected, rtol=0.0, atol=1.0,
+                         what="find_buggy_parameters(...) for a correct backward")
+
+
+@graded("find_buggy_parameters", points=1, visibility="hidden")
+def test_find_buggy_parameters_tiny_gradients(ctx: Context) -> None:
+    """find_buggy_parameters does not flag round-off in tiny gradient entries
+
+    An input feature of size 1e-7 makes the gradients of its weights about 1e-8.
+    """
+    problem = Problem(ctx, [4, 3, 2], 5, column_scale=1e-7)
+    found, expected = problem.run(ctx)
+    if isinstance(found, set) and found == {"W1"} and expected == set():
+        ctx.fail("find_buggy_parameters flagged W1 of a correct backward: the gradients of the "
+                 "weights from the tiny input feature are about 1e-8, where the numerical "
+                 "gradient's round-off gives a large relative error",
+                 misconception="gradcheck_absolute_floor")
+    ctx.expect_close(found, expected, rtol=0.0, atol=1.0,
+                     what="find_buggy_parameters(...) for a correct backward with tiny "
+                     "gradient entries")

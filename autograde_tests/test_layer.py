@@ -1,0 +1,251 @@
+"""Hidden tests of layer.py: backprop through a last layer of many sigmoid neurons, one example.
+
+Not tested: that backward has no Python loops. A test sees only what the student's function
+returns (the sandbox keeps the source out of the grader's process by design), and timing is
+too noisy to grade on; backward_loops and backward are graded on their values alone.
+"""
+
+import numpy as np
+
+from grader import gradcheck, misconceptions
+from grader.misconceptions import Misconception
+from grader.testing import CheckFailed, Context, graded
+
+for _m in (
+    Misconception(
+        "bias_forgotten", "Bias left out",
+        "z = w a_prev + b: add the bias before the squash, a = sigma(z).",
+        "is what z = w a_prev (no bias) gives"),
+    Misconception(
+        "cost_with_half", "Cost with a factor 1/2",
+        "This course's cost has no 1/2: C0 = (a - y)^2, so dC0/da = 2(a - y). (Books that use "
+        "(a - y)^2 / 2 get dC0/da = a - y instead.)", "is half the expected cost"),
+    Misconception(
+        "layer_cost_mean", "Mean over the neurons instead of the sum",
+        "C0 = sum_j (a_j - y_j)^2 adds up the squared errors of the n_L output neurons of one "
+        "example: use np.sum, not np.mean (there is nothing to average here).",
+        "is the expected cost divided by n_L, the number of neurons"),
+    Misconception(
+        "cost_not_summed", "Cost not summed over the neurons",
+        "C0 = sum_j (a_j - y_j)^2 is one number per example: add up the squared errors of the "
+        "n_L outputs with np.sum and return a float.",
+        "is the array of squared errors (a_j - y_j)^2, not their sum"),
+    Misconception(
+        "da_prev_not_summed", "dC0/da_prev keeps one neuron's term only",
+        "a_k^(L-1) reaches the cost through every neuron j of layer L, so the paths add up: "
+        "dC0/da_k = sum_j w_jk sigma'(z_j) 2(a_j - y_j). In loops accumulate with +=, starting "
+        "from zeros; vectorized, da_prev = W.T @ delta.",
+        "holds the term of one neuron j only (assigned in the loop instead of added up)"),
+):
+    misconceptions.register(_m, replace=True)
+
+SIGMOIDS = ("activations.sigmoid", "activations.sigmoid_prime")
+LAYER = ("forward", "cost", "backward_loops", "backward")
+
+
+def others(function: str) -> tuple[str, ...]:
+    """Every graded function ``function`` may call, to be replaced by the reference."""
+    return SIGMOIDS + tuple(f for f in LAYER if f != function)
+
+
+def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
+                      variants: dict[str, object] | None = None,
+                      tol: float = gradcheck.SMOOTH_TOL,
+                      floor: float = gradcheck.REL_FLOOR) -> None:
+    """``ctx.expect_gradient`` that also names a catalogued mistake (via ``variants``)."""
+    result = gradcheck.check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
+    if not result.ok:
+        raise CheckFailed(result.message, misconceptions.diagnose(
+            analytic, numeric, variants=variants, name=what))
+    ctx.passed()
+
+
+def entry(out: object, key: str) -> object:
+    """``out[key]``, or a failed check saying the key is missing."""
+    if not isinstance(out, dict) or key not in out:
+        raise CheckFailed(f"the result should be a dict with the key {key!r}, got "
+                          f"{type(out).__name__}"
+                          + (f" with keys {sorted(out)}" if isinstance(out, dict) else ""))
+    return out[key]
+
+
+def layer_inputs(ctx: Context, n_out: int, n_in: int) -> tuple[np.ndarray, ...]:
+    """W (n_out, n_in), b (n_out,), a_prev (n_in,), y (n_out,)."""
+    W = ctx.rng.normal(0.0, 1.0, size=(n_out, n_in))
+    b = ctx.rng.normal(0.0, 0.5, size=n_out)
+    a_prev = ctx.rng.uniform(0.0, 1.0, size=n_in)
+    y = ctx.rng.uniform(0.0, 1.0, size=n_out)
+    return W, b, a_prev, y
+
+
+def backward_variants(ctx: Context, W: np.ndarray, b: np.ndarray, a_prev: np.ndarray,
+                      y: np.ndarray) -> dict[str, object]:
+    """What backward gives under each classic mistake (dicts of dW, db, da_prev)."""
+    act = ctx.reference("activations")
+    z, a = ctx.ref.forward(W, b, a_prev)
+    delta = act.sigmoid_prime(z) * 2.0 * (a - y)
+    wrong = act.sigmoid(z) * 2.0 * (a - y)
+    right = {"dW": np.outer(delta, a_prev), "db": delta, "da_prev": W.T @ delta}
+    variants: dict[str, object] = {
+        "activation_instead_of_derivative":
+            {"dW": np.outer(wrong, a_prev), "db": wrong, "da_prev": W.T @ wrong},
+        "da_prev_not_summed": {**right, "da_prev": W[-1] * delta[-1]},
+    }
+    if W.shape[0] == W.shape[1]:
+        variants["transposed"] = {"dW": np.outer(a_prev, delta), "db": delta,
+                                  "da_prev": W @ delta}
+    return variants
+
+
+def numerical_grads(ctx: Context, W: np.ndarray, b: np.ndarray, a_prev: np.ndarray,
+                    y: np.ndarray) -> dict[str, np.ndarray]:
+    """dC0/dW, dC0/db, dC0/da_prev by central differences of the reference cost."""
+    ref = ctx.ref
+
+    def cost(W_: np.ndarray, b_: np.ndarray, a_: np.ndarray) -> float:
+        return ref.cost(ref.forward(W_, b_, a_)[1], y)
+
+    return {
+        "dW": gradcheck.numerical_gradient(lambda v: cost(v, b, a_prev), W),
+        "db": gradcheck.numerical_gradient(lambda v: cost(W, v, a_prev), b),
+        "da_prev": gradcheck.numerical_gradient(lambda v: cost(W, b, v), a_prev),
+    }
+
+
+# -- forward ---------------------------------------------------------------------------------
+@graded("forward", points=1, visibility="visible")
+def test_forward_matches_reference(ctx: Context) -> None:
+    """forward matches the reference for W of shape (3, 5)"""
+    sigmoid = ctx.reference("activations").sigmoid
+    for _ in range(2):
+        W, b, a_prev, _ = layer_inputs(ctx, 3, 5)
+        with ctx.isolated(*others("forward")):
+            out = ctx.student.forward(W, b, a_prev)
+        ctx.expect_unchanged()
+        ctx.expect_close(out, ctx.ref.forward(W, b, a_prev), rtol=1e-9, atol=1e-12,
+                         what="forward(W, b, a_prev)",
+                         variants={"bias_forgotten": (W @ a_prev, sigmoid(W @ a_prev))})
+        ctx.expect_fresh()
+
+
+@graded("forward", points=1, visibility="after_published")
+def test_forward_square(ctx: Context) -> None:
+    """forward uses W[j, k] as the weight from k to j (square W), and works for one neuron"""
+    sigmoid = ctx.reference("activations").sigmoid
+    W, b, a_prev, _ = layer_inputs(ctx, 4, 4)
+    with ctx.isolated(*others("forward")):
+        out = ctx.student.forward(W, b, a_prev)
+    z_t = W.T @ a_prev + b
+    ctx.expect_close(out, ctx.ref.forward(W, b, a_prev), rtol=1e-9, atol=1e-12,
+                     what="forward(W, b, a_prev)",
+                     variants={"transposed": (z_t, sigmoid(z_t))})
+    W, b, a_prev, _ = layer_inputs(ctx, 1, 3)
+    with ctx.isolated(*others("forward")):
+        out = ctx.student.forward(W, b, a_prev)
+    ctx.expect_close(out, ctx.ref.forward(W, b, a_prev), rtol=1e-9, atol=1e-12,
+                     what="forward(W, b, a_prev) for one neuron, W of shape (1, 3)")
+
+
+# -- cost ------------------------------------------------------------------------------------
+@graded("cost", points=1, visibility="after_published")
+def test_cost(ctx: Context) -> None:
+    """cost is the sum over the neurons of (a_j - y_j)^2, as a float"""
+    a = ctx.rng.uniform(0.0, 1.0, size=6)
+    y = ctx.rng.uniform(0.0, 1.0, size=6)
+    expected = ctx.ref.cost(a, y)
+    ctx.expect_close(ctx.student.cost(a, y), expected, rtol=1e-9, atol=1e-15, what="cost(a, y)",
+                     variants={"layer_cost_mean": expected / 6,
+                               "cost_with_half": 0.5 * expected,
+                               "cost_not_summed": (a - y) ** 2})
+    ctx.expect_unchanged()
+
+
+# -- backward_loops --------------------------------------------------------------------------
+@graded("backward_loops", points=2, visibility="after_published")
+def test_backward_loops_matches_reference(ctx: Context) -> None:
+    """backward_loops matches the reference for W of shape (3, 5)"""
+    for _ in range(2):
+        args = layer_inputs(ctx, 3, 5)
+        with ctx.isolated(*others("backward_loops")):
+            out = ctx.student.backward_loops(*args)
+        ctx.expect_unchanged()
+        ctx.expect_close(out, ctx.ref.backward_loops(*args), rtol=1e-9, atol=1e-12,
+                         what="backward_loops(W, b, a_prev, y)",
+                         variants=backward_variants(ctx, *args))
+
+
+@graded("backward_loops", points=1, visibility="hidden")
+def test_backward_loops_numerical(ctx: Context) -> None:
+    """backward_loops agrees with finite differences of C0 for W of shape (4, 3)"""
+    args = layer_inputs(ctx, 4, 3)
+    with ctx.isolated(*others("backward_loops")):
+        out = ctx.student.backward_loops(*args)
+    variants = backward_variants(ctx, *args)
+    for key, value in numerical_grads(ctx, *args).items():
+        expect_derivative(ctx, entry(out, key), value, what=f"backward_loops(...)[{key!r}]",
+                          variants={k: v[key] for k, v in variants.items()})
+
+
+@graded("backward_loops", points=1, visibility="hidden")
+def test_backward_loops_shapes(ctx: Context) -> None:
+    """backward_loops handles a square W, one neuron (1, 4) and one input (5, 1)"""
+    for shape in [(4, 4), (1, 4), (5, 1)]:
+        args = layer_inputs(ctx, *shape)
+        with ctx.isolated(*others("backward_loops")):
+            out = ctx.student.backward_loops(*args)
+        ctx.expect_unchanged()
+        ctx.expect_close(out, ctx.ref.backward_loops(*args), rtol=1e-9, atol=1e-12,
+                         what=f"backward_loops(W, b, a_prev, y) for W of shape {shape}",
+                         variants=backward_variants(ctx, *args))
+        ctx.expect_fresh()
+
+
+# -- backward --------------------------------------------------------------------------------
+@graded("backward", points=2, visibility="after_published")
+def test_backward_matches_reference(ctx: Context) -> None:
+    """backward matches the reference for W of shape (3, 5)"""
+    for _ in range(2):
+        args = layer_inputs(ctx, 3, 5)
+        with ctx.isolated(*others("backward")):
+            out = ctx.student.backward(*args)
+        ctx.expect_unchanged()
+        ctx.expect_close(out, ctx.ref.backward(*args), rtol=1e-9, atol=1e-12,
+                         what="backward(W, b, a_prev, y)",
+                         variants=backward_variants(ctx, *args))
+
+
+@graded("backward", points=1, visibility="hidden")
+def test_backward_numerical(ctx: Context) -> None:
+    """backward agrees with finite differences of C0 for W of shape (2, 6)"""
+    args = layer_inputs(ctx, 2, 6)
+    with ctx.isolated(*others("backward")):
+        out = ctx.student.backward(*args)
+    variants = backward_variants(ctx, *args)
+    for key, value in numerical_grads(ctx, *args).items():
+        expect_derivative(ctx, entry(out, key), value, what=f"backward(...)[{key!r}]",
+                          variants={k: v[key] for k, v in variants.items()})
+
+
+@graded("backward", points=1, visibility="after_published")
+def test_backward_square(ctx: Context) -> None:
+    """backward uses W[j, k] as the weight from k to j: dW[j, k] = delta_j a_k (square W)"""
+    args = layer_inputs(ctx, 4, 4)
+    with ctx.isolated(*others("backward")):
+        out = ctx.student.backward(*args)
+    ctx.expect_close(out, ctx.ref.backward(*args), rtol=1e-9, atol=1e-12,
+                     what="backward(W, b, a_prev, y) for a square W",
+                     variants=backward_variants(ctx, *args))
+
+
+@graded("backward", points=1, visibility="hidden")
+def test_backward_shapes(ctx: Context) -> None:
+    """backward returns new float64 arrays for one neuron (1, 4) and one input (5, 1)"""
+    for shape in [(1, 4), (5, 1)]:
+        args = layer_inputs(ctx, *shape)
+        with ctx.isolated(*others("backward")):
+            out = ctx.student.backward(*args)
+        ctx.expect_unchanged()
+        ctx.expect_close(out, ctx.ref.backward(*args), rtol=1e-9, atol=1e-12,
+                         what=f"backward(W, b, a_prev, y) for W of shape {shape}",
+                         variants=backward_variants(ctx, *args))
+        ctx.expect_fresh()

@@ -1,0 +1,345 @@
+"""Hidden tests of neuron.py: the chain rule for one sigmoid neuron per layer, C0 = (a - y)^2."""
+
+from collections.abc import Callable
+
+import numpy as np
+
+from grader import gradcheck, misconceptions
+from grader.misconceptions import Misconception
+from grader.testing import CheckFailed, Context, graded
+
+for _m in (
+    Misconception(
+        "bias_forgotten", "Bias left out",
+        "z = w a_prev + b: add the bias before the squash, a = sigma(z).",
+        "is what z = w a_prev (no bias) gives"),
+    Misconception(
+        "cost_averaged", "Cost averaged over the examples",
+        "cost(a, y) works elementwise: one cost (a_k - y_k)^2 per example, an array of the "
+        "shape of a. Averaging over the examples comes later (average_gradient).",
+        "is the mean of the expected per-example costs"),
+    Misconception(
+        "cost_with_half", "Cost with a factor 1/2",
+        "This course's cost has no 1/2: C0 = (a - y)^2, so dC0/da = 2(a - y). (Books that use "
+        "(a - y)^2 / 2 get dC0/da = a - y instead.)", "is half the expected cost"),
+    Misconception(
+        "dw_da_prev_swapped", "w and a_prev swapped",
+        "z = w a_prev + b, so dz/dw = a_prev (what the weight multiplies) and dz/da_prev = w: "
+        "dC0/dw = a_prev sigma'(z) 2(a - y) and dC0/da_prev = w sigma'(z) 2(a - y).",
+        "has dC0/dw and dC0/da_prev swapped"),
+    Misconception(
+        "chain_missing_weight", "Weight left out of the backward message",
+        "Going back one layer multiplies by the weight too: dC0/da^(l-1) = w^(l) sigma'(z^(l)) "
+        "dC0/da^(l), since z^(l) = w^(l) a^(l-1) + b^(l).",
+        "is what passing sigma'(z) dC0/da back without w gives"),
+    Misconception(
+        "chain_wrong_activation", "The layer's output where its input belongs",
+        "dC0/dw^(l) = a^(l-1) sigma'(z^(l)) dC0/da^(l): the weight multiplies the activation "
+        "coming in from layer l-1, not the layer's own output a^(l).",
+        "uses a^(l) where a^(l-1) belongs"),
+):
+    misconceptions.register(_m, replace=True)
+
+SIGMOIDS = ("activations.sigmoid", "activations.sigmoid_prime")
+NEURON = ("forward", "cost", "chain_factors", "backward")
+
+
+def others(function: str) -> tuple[str, ...]:
+    """Every graded function ``function`` may call, to be replaced by the reference."""
+    return SIGMOIDS + tuple(f for f in NEURON if f != function)
+
+
+def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
+                      variants: dict[str, object] | None = None,
+                      tol: float = gradcheck.SMOOTH_TOL,
+                      floor: float = gradcheck.REL_FLOOR) -> None:
+    """``ctx.expect_gradient`` that also names a catalogued mistake (via ``variants``)."""
+    result = gradcheck.check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
+    if not result.ok:
+        raise CheckFailed(result.message, misconceptions.diagnose(
+            analytic, numeric, variants=variants, name=what))
+    ctx.passed()
+
+
+def entry(out: object, key: str) -> object:
+    """``out[key]``, or a failed check saying the key is missing."""
+    if not isinstance(out, dict) or key not in out:
+        raise CheckFailed(f"the result should be a dict with the key {key!r}, got "
+                          f"{type(out).__name__}"
+                          + (f" with keys {sorted(out)}" if isinstance(out, dict) else ""))
+    return out[key]
+
+
+def neuron_inputs(ctx: Context, n: int) -> tuple[np.ndarray, ...]:
+    """w, b, a_prev, y of shape (n,): one entry per example."""
+    w = ctx.rng.normal(0.0, 1.5, size=n)
+    b = ctx.rng.normal(0.0, 1.0, size=n)
+    a_prev = ctx.rng.uniform(-1.0, 2.0, size=n)
+    y = ctx.rng.uniform(0.0, 1.0, size=n)
+    return w, b, a_prev, y
+
+
+def mistaken_backward(ctx: Context, w: object, b: object, a_prev: object, y: object,
+                      prime: Callable[[object], object] | None = None,
+                      swapped: bool = False) -> dict[str, object]:
+    """backward with sigma' replaced by ``prime``, or dw and da_prev swapped."""
+    z, a = ctx.ref.forward(w, b, a_prev)
+    delta = (prime or ctx.reference("activations").sigmoid_prime)(z) * 2.0 * (a - y)
+    dw, da_prev = np.multiply(a_prev, delta), np.multiply(w, delta)
+    if swapped:
+        dw, da_prev = da_prev, dw
+    return {"dw": dw, "db": delta, "da_prev": da_prev}
+
+
+# -- forward ---------------------------------------------------------------------------------
+@graded("forward", points=1, visibility="visible")
+def test_forward_matches_reference(ctx: Context) -> None:
+    """forward matches the reference for arrays of one entry per example"""
+    sigmoid = ctx.reference("activations").sigmoid
+    w, b, a_prev, _ = neuron_inputs(ctx, 7)
+    for args in [(w, b, a_prev), (float(w[0]), float(b[0]), a_prev)]:
+        with ctx.isolated(*others("forward")):
+            out = ctx.student.forward(*args)
+        ctx.expect_unchanged()
+        z0 = np.multiply(args[0], args[2])
+        ctx.expect_close(out, ctx.ref.forward(*args), rtol=1e-9, atol=1e-12,
+                         what="forward(w, b, a_prev)",
+                         variants={"bias_forgotten": (z0, sigmoid(z0))})
+        ctx.expect_fresh()
+
+
+@graded("forward", points=1, visibility="after_published")
+def test_forward_scalars(ctx: Context) -> None:
+    """forward works on Python floats and returns numbers (z, a)"""
+    for _ in range(2):
+        w, b, a_prev = (float(v) for v in ctx.rng.normal(0.0, 1.5, size=3))
+        with ctx.isolated(*others("forward")):
+            out = ctx.student.forward(w, b, a_prev)
+        ctx.expect_close(out, ctx.ref.forward(w, b, a_prev), rtol=1e-9, atol=1e-12,
+                         what=f"forward({w!r}, {b!r}, {a_prev!r})")
+
+
+# -- cost ------------------------------------------------------------------------------------
+@graded("cost", points=1, visibility="after_published")
+def test_cost(ctx: Context) -> None:
+    """cost is (a - y)^2 per example, for arrays and for floats"""
+    a = ctx.rng.uniform(0.0, 1.0, size=9)
+    y = ctx.rng.uniform(0.0, 1.0, size=9)
+    expected = ctx.ref.cost(a, y)
+    ctx.expect_close(ctx.student.cost(a, y), expected, rtol=1e-9, atol=1e-15,
+                     what="cost(a, y)",
+                     variants={"cost_averaged": float(np.mean(expected)),
+                               "cost_with_half": 0.5 * expected})
+    ctx.expect_unchanged()
+    ctx.expect_fresh()
+    a0, y0 = float(a[0]), float(y[0])
+    ctx.expect_close(ctx.student.cost(a0, y0), ctx.ref.cost(a0, y0), rtol=1e-9, atol=1e-15,
+                     what=f"cost({a0!r}, {y0!r})",
+                     variants={"cost_with_half": 0.5 * ctx.ref.cost(a0, y0)})
+
+
+# -- chain_factors ---------------------------------------------------------------------------
+@graded("chain_factors", points=2, visibility="after_published")
+def test_chain_factors_matches_reference(ctx: Context) -> None:
+    """chain_factors returns a_prev, sigmoid'(z) and 2(a - y), matching the reference"""
+    act = ctx.reference("activations")
+    w, b, a_prev, y = neuron_inputs(ctx, 6)
+    for args in [(w, b, a_prev, y), (float(w[0]), float(b[0]), a_prev, y)]:
+        with ctx.isolated(*others("chain_factors")):
+            out = ctx.student.chain_factors(*args)
+        ctx.expect_unchanged()
+        expected = ctx.ref.chain_factors(*args)
+        z, _ = ctx.ref.forward(*args[:3])
+        ctx.expect_close(out, expected, rtol=1e-9, atol=1e-12, what="chain_factors(...)",
+                         variants={"activation_instead_of_derivative":
+                                   {**expected, "da_dz": act.sigmoid(z)}})
+
+
+@graded("chain_factors", points=1, visibility="hidden")
+def test_chain_factors_product(ctx: Context) -> None:
+    """the product of the three factors is dC0/dw (finite differences), for floats too"""
+    w, b, a_prev, y = neuron_inputs(ctx, 5)
+    with ctx.isolated(*others("chain_factors")):
+        out = ctx.student.chain_factors(w, b, a_prev, y)
+    product = np.asarray(entry(out, "dz_dw")) * np.asarray(entry(out, "da_dz")) \
+        * np.asarray(entry(out, "dC_da"))
+    numeric = gradcheck.elementwise_derivative(
+        lambda w_: ctx.ref.cost(ctx.ref.forward(w_, b, a_prev)[1], y), w)
+    expect_derivative(ctx, product, numeric, what="dz_dw * da_dz * dC_da")
+    args = tuple(float(v[0]) for v in (w, b, a_prev, y))
+    with ctx.isolated(*others("chain_factors")):
+        out = ctx.student.chain_factors(*args)
+    ctx.expect_close(out, ctx.ref.chain_factors(*args), rtol=1e-9, atol=1e-12,
+                     what="chain_factors(w, b, a_prev, y) for floats")
+
+
+# -- backward --------------------------------------------------------------------------------
+@graded("backward", points=1, visibility="after_published")
+def test_backward_matches_reference(ctx: Context) -> None:
+    """backward matches the reference for arrays of one entry per example"""
+    act = ctx.reference("activations")
+    w, b, a_prev, y = neuron_inputs(ctx, 8)
+    for args in [(w, b, a_prev, y), (float(w[0]), float(b[0]), a_prev, y)]:
+        with ctx.isolated(*others("backward")):
+            out = ctx.student.backward(*args)
+        ctx.expect_unchanged()
+        ctx.expect_close(out, ctx.ref.backward(*args), rtol=1e-9, atol=1e-12,
+                         what="backward(w, b, a_prev, y)",
+                         variants={
+                             "activation_instead_of_derivative":
+                                 mistaken_backward(ctx, *args, prime=act.sigmoid),
+                             "dw_da_prev_swapped": mistaken_backward(ctx, *args, swapped=True),
+                         })
+        ctx.expect_fresh()
+
+
+@graded("backward", points=1, visibility="hidden")
+def test_backward_numerical(ctx: Context) -> None:
+    """backward agrees with finite differences of C0 = (sigmoid(w a_prev + b) - y)^2"""
+    w, b, a_prev, y = neuron_inputs(ctx, 6)
+    with ctx.isolated(*others("backward")):
+        out = ctx.student.backward(w, b, a_prev, y)
+    ref = ctx.ref
+    numeric = {
+        "dw": gradcheck.elementwise_derivative(
+            lambda v: ref.cost(ref.forward(v, b, a_prev)[1], y), w),
+        "db": gradcheck.elementwise_derivative(
+            lambda v: ref.cost(ref.forward(w, v, a_prev)[1], y), b),
+        "da_prev": gradcheck.elementwise_derivative(
+            lambda v: ref.cost(ref.forward(w, b, v)[1], y), a_prev),
+    }
+    for key, value in numeric.items():
+        expect_derivative(ctx, entry(out, key), value, what=f"backward(...)[{key!r}]")
+
+
+@graded("backward", points=1, visibility="after_published")
+def test_backward_scalars(ctx: Context) -> None:
+    """backward works on Python floats (one example) and returns numbers"""
+    act = ctx.reference("activations")
+    for _ in range(2):
+        args = tuple(float(v) for v in ctx.rng.normal(0.0, 1.5, size=4))
+        with ctx.isolated(*others("backward")):
+            out = ctx.student.backward(*args)
+        ctx.expect_close(out, ctx.ref.backward(*args), rtol=1e-9, atol=1e-12,
+                         what="backward(w, b, a_prev, y) for floats",
+                         variants={
+                             "activation_instead_of_derivative":
+                                 mistaken_backward(ctx, *args, prime=act.sigmoid),
+                             "dw_da_prev_swapped": mistaken_backward(ctx, *args, swapped=True),
+                         })
+
+
+# -- average_gradient ------------------------------------------------------------------------
+@graded("average_gradient", points=1, visibility="after_published")
+def test_average_gradient_matches_reference(ctx: Context) -> None:
+    """average_gradient is the mean of the per-example gradients (reference, n = 7)"""
+    act = ctx.reference("activations")
+    w, b = (float(v) for v in ctx.rng.normal(0.0, 1.5, size=2))
+    _, _, a_prev, y = neuron_inputs(ctx, 7)
+    with ctx.isolated(*others("average_gradient")):
+        out = ctx.student.average_gradient(w, b, a_prev, y)
+    ctx.expect_unchanged()
+    wrong = mistaken_backward(ctx, w, b, a_prev, y, prime=act.sigmoid)
+    ctx.expect_close(out, ctx.ref.average_gradient(w, b, a_prev, y), rtol=1e-9, atol=1e-12,
+                     what="average_gradient(w, b, a_prev, y)", batch_size=7,
+                     variants={"activation_instead_of_derivative":
+                               {k: float(np.mean(wrong[k])) for k in ("dw", "db")}})
+
+
+@graded("average_gradient", points=1, visibility="hidden")
+def test_average_gradient_numerical(ctx: Context) -> None:
+    """average_gradient agrees with finite differences of the mean cost over 5 examples"""
+    w, b = (float(v) for v in ctx.rng.normal(0.0, 1.5, size=2))
+    _, _, a_prev, y = neuron_inputs(ctx, 5)
+    with ctx.isolated(*others("average_gradient")):
+        out = ctx.student.average_gradient(w, b, a_prev, y)
+
+    def mean_cost(p: np.ndarray) -> float:
+        return float(np.mean(ctx.ref.cost(ctx.ref.forward(p[0], p[1], a_prev)[1], y)))
+
+    numeric = gradcheck.numerical_gradient(mean_cost, np.array([w, b]))
+    for i, key in enumerate(("dw", "db")):
+        value = entry(out, key)
+        if np.ndim(value) == 0:
+            value = float(value)
+        expect_derivative(ctx, value, numeric[i], what=f"average_gradient(...)[{key!r}]",
+                          variants={"sum_instead_of_mean": 5 * numeric[i]})
+
+
+# -- chain_backward --------------------------------------------------------------------------
+def chain_grads(ctx: Context, ws: np.ndarray, bs: np.ndarray, x: float, y: float, *,
+                mistake: str | None = None) -> dict[str, np.ndarray]:
+    """Backprop through the chain, written out here (with one classic mistake, if named)."""
+    act = ctx.reference("activations")
+    prime = act.sigmoid if mistake == "activation_instead_of_derivative" else act.sigmoid_prime
+    a, z = [x], []
+    for w, b in zip(ws, bs, strict=True):
+        z.append(w * a[-1] + b)
+        a.append(float(act.sigmoid(z[-1])))
+    dw, db = np.empty(len(ws)), np.empty(len(ws))
+    dC_da = 2.0 * (a[-1] - y)
+    for i in reversed(range(len(ws))):
+        db[i] = float(prime(z[i])) * dC_da
+        dw[i] = (a[i + 1] if mistake == "chain_wrong_activation" else a[i]) * db[i]
+        dC_da = db[i] * (1.0 if mistake == "chain_missing_weight" else ws[i])
+    return {"dw": dw, "db": db}
+
+
+def chain_cost(ctx: Context, ws: np.ndarray, bs: np.ndarray, x: float, y: float) -> float:
+    a = x
+    for w, b in zip(ws, bs, strict=True):
+        a = float(ctx.reference("activations").sigmoid(w * a + b))
+    return (a - y) ** 2
+
+
+def chain_inputs(ctx: Context, n_layers: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+    ws = ctx.rng.normal(0.0, 2.0, size=n_layers)
+    bs = ctx.rng.normal(0.0, 1.0, size=n_layers)
+    return ws, bs, float(ctx.rng.uniform(-1.0, 1.0)), float(ctx.rng.uniform(0.0, 1.0))
+
+
+def chain_variants(ctx: Context, *args: object) -> dict[str, object]:
+    return {key: chain_grads(ctx, *args, mistake=key)  # type: ignore[arg-type]
+            for key in ("activation_instead_of_derivative", "chain_missing_weight",
+                        "chain_wrong_activation")}
+
+
+@graded("chain_backward", points=1, visibility="after_published")
+def test_chain_backward_matches_reference(ctx: Context) -> None:
+    """chain_backward matches the reference for a chain of 5 neurons"""
+    args = chain_inputs(ctx, 5)
+    with ctx.isolated(*others("chain_backward")):
+        out = ctx.student.chain_backward(*args)
+    ctx.expect_unchanged()
+    ctx.expect_close(out, ctx.ref.chain_backward(*args), rtol=1e-9, atol=1e-14,
+                     what="chain_backward(ws, bs, x, y)", variants=chain_variants(ctx, *args))
+
+
+@graded("chain_backward", points=1, visibility="hidden")
+def test_chain_backward_numerical(ctx: Context) -> None:
+    """chain_backward agrees with finite differences of the chain's cost (4 neurons)"""
+    ws, bs, x, y = args = chain_inputs(ctx, 4)
+    with ctx.isolated(*others("chain_backward")):
+        out = ctx.student.chain_backward(*args)
+    numeric = {
+        "dw": gradcheck.numerical_gradient(lambda v: chain_cost(ctx, v, bs, x, y), ws),
+        "db": gradcheck.numerical_gradient(lambda v: chain_cost(ctx, ws, v, x, y), bs),
+    }
+    variants = chain_variants(ctx, *args)
+    for key, value in numeric.items():
+        expect_derivative(ctx, entry(out, key), value, what=f"chain_backward(...)[{key!r}]",
+                          variants={k: v[key] for k, v in variants.items()})
+
+
+@graded("chain_backward", points=1, visibility="hidden")
+def test_chain_backward_shapes(ctx: Context) -> None:
+    """chain_backward returns float64 arrays of shape (L,), for L = 1 and L = 7"""
+    for n_layers in (1, 7):
+        args = chain_inputs(ctx, n_layers)
+        with ctx.isolated(*others("chain_backward")):
+            out = ctx.student.chain_backward(*args)
+        ctx.expect_unchanged()
+        ctx.expect_close(out, ctx.ref.chain_backward(*args), rtol=1e-9, atol=1e-14,
+                         what=f"chain_backward(ws, bs, x, y) for L = {n_layers}",
+                         variants=chain_variants(ctx, *args))
+        ctx.expect_fresh()

@@ -1,0 +1,295 @@
+"""Hidden tests of worked_example.py: the slide's 2-2-2 network, on its constants and at random.
+
+Every comparison uses the contract's tolerance, float64 reference at rtol 1e-6, atol 1e-12.
+"""
+
+import numpy as np
+
+from grader import gradcheck, misconceptions
+from grader.misconceptions import Misconception
+from grader.testing import CheckFailed, Context, graded
+
+for _m in (
+    Misconception(
+        "slide_indexing", "The course's W[j, k] layout where the slide's indexing belongs",
+        "In this exercise W[i, j] is the weight from x_{i+1} to h_{j+1} and V[i, j] = "
+        "v_{i+1,j+1}: z = x @ W, y_in = h @ V (y1_in = v11 h1 + v21 h2), dL/dV = outer(h, "
+        "delta) and dL/dh = V @ delta.", "is what the transposed weights give"),
+    Misconception(
+        "sigma_prime_missing", "sigma' left out",
+        "Every sigmoid on the way back contributes its derivative: dL/dy_in = 2(y - t) y (1 - y) "
+        "at the output, and dL/dz = dL/dh h (1 - h) at the hidden layer.",
+        "is what leaving out the sigmoid's derivative gives"),
+    Misconception(
+        "sigma_prime_of_output", "sigma' applied to the output y",
+        "sigma'(y_in) = sigma(y_in) (1 - sigma(y_in)) = y (1 - y): y is already sigma(y_in), so "
+        "use y (1 - y) and do not squash y again.",
+        "is 2(y - t) sigma'(y), not 2(y - t) y (1 - y)"),
+    Misconception(
+        "slide_vector_order", "Weights in the wrong order for the slide",
+        "The slide lists the weights into each hidden unit, then V row by row: "
+        "concat(dW.T.ravel(), dV.ravel()) = [dw11, dw21, dw12, dw22, dv11, dv12, dv21, dv22].",
+        "has the right numbers in another order"),
+    Misconception(
+        "loss_halved", "Loss divided by 2",
+        "L = (y1 - t1)^2 + (y2 - t2)^2: a plain sum over the two outputs, with no mean over "
+        "them (np.sum, not np.mean) and no factor 1/2.", "is half the expected loss"),
+    Misconception(
+        "cost_not_summed", "Cost not summed over the neurons",
+        "C0 = sum_j (a_j - y_j)^2 is one number per example: add up the squared errors of the "
+        "n_L outputs with np.sum and return a float.",
+        "is the array of squared errors (a_j - y_j)^2, not their sum"),
+):
+    misconceptions.register(_m, replace=True)
+
+RTOL, ATOL = 1e-6, 1e-12  # the contract's tolerance
+FUNCTIONS = ("forward", "loss", "output_deltas", "grad_V", "grad_h", "gradient_vector",
+             "batch_gradient")
+# concat(dW.ravel(), dV.ravel()) taken from the slide's concat(dW.T.ravel(), dV.ravel())
+ROW_MAJOR_ORDER = [0, 2, 1, 3, 4, 5, 6, 7]
+
+
+def others(function: str) -> tuple[str, ...]:
+    """Every graded function ``function`` may call, to be replaced by the reference."""
+    return ("activations.sigmoid",) + tuple(f for f in FUNCTIONS if f != function)
+
+
+def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
+                      variants: dict[str, object] | None = None,
+                      tol: float = gradcheck.SMOOTH_TOL, floor: float = 1e-6) -> None:
+    """``ctx.expect_gradient`` that also names a catalogued mistake (via ``variants``).
+
+    The floor of 1e-6 measures the tiny entries of a saturated unit (dL/dw ~ 1e-6 for
+    example 1) by their absolute error, which is all a central difference resolves there.
+    """
+    result = gradcheck.check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
+    if not result.ok:
+        raise CheckFailed(result.message, misconceptions.diagnose(
+            analytic, numeric, variants=variants, name=what))
+    ctx.passed()
+
+
+def slide(ctx: Context) -> tuple[np.ndarray, ...]:
+    """The provided X, T, W, V."""
+    return ctx.ref.X, ctx.ref.T, ctx.ref.W, ctx.ref.V
+
+
+def network(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """A random 2-2-2 network, in the slide's indexing."""
+    return ctx.rng.normal(0.0, 1.0, size=(2, 2)), ctx.rng.normal(0.0, 1.0, size=(2, 2))
+
+
+def example(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """A random input x (2,) and a 0/1 target t (2,)."""
+    return ctx.rng.normal(0.0, 2.0, size=2), ctx.rng.integers(0, 2, size=2).astype(np.float64)
+
+
+def output_delta_variants(ctx: Context, y: np.ndarray, t: np.ndarray) -> dict[str, object]:
+    sigmoid = ctx.reference("activations").sigmoid
+    return {"sigma_prime_missing": 2.0 * (y - t),
+            "sigma_prime_of_output": 2.0 * (y - t) * sigmoid(y) * (1.0 - sigmoid(y))}
+
+
+def gradient_vector_variants(ctx: Context, x: np.ndarray, t: np.ndarray, W: np.ndarray,
+                             V: np.ndarray) -> dict[str, object]:
+    ref = ctx.ref
+    g = ref.gradient_vector(x, t, W, V)
+    fwd = ref.forward(x, W, V)
+    delta = ref.output_deltas(fwd["y"], t)
+    flat_dz = np.outer(x, ref.grad_h(V, delta)).T.ravel()  # no h (1 - h)
+    return {"slide_vector_order": g[ROW_MAJOR_ORDER],
+            "sigma_prime_missing": np.concatenate([flat_dz, g[4:]]),
+            "slide_indexing": np.concatenate([g[:4].reshape(2, 2).T.ravel(),
+                                              g[4:].reshape(2, 2).T.ravel()])}
+
+
+# -- forward ---------------------------------------------------------------------------------
+@graded("forward", points=1, visibility="visible")
+def test_forward_slide(ctx: Context) -> None:
+    """forward matches the reference on the slide's network, for both training examples"""
+    X, _, W, V = slide(ctx)
+    for n in range(2):
+        with ctx.isolated(*others("forward")):
+            out = ctx.student.forward(X[n], W, V)
+        ctx.expect_unchanged()
+        ctx.expect_close(out, ctx.ref.forward(X[n], W, V), rtol=RTOL, atol=ATOL,
+                         what=f"forward(X[{n}], W, V)",
+                         variants={"slide_indexing": ctx.ref.forward(X[n], W.T, V.T)})
+
+
+@graded("forward", points=1, visibility="after_published")
+def test_forward_random(ctx: Context) -> None:
+    """forward matches the reference on random networks and inputs"""
+    for _ in range(2):
+        W, V = network(ctx)
+        x, _ = example(ctx)
+        with ctx.isolated(*others("forward")):
+            out = ctx.student.forward(x, W, V)
+        ctx.expect_unchanged()
+        ctx.expect_close(out, ctx.ref.forward(x, W, V), rtol=RTOL, atol=ATOL,
+                         what="forward(x, W, V)",
+                         variants={"slide_indexing": ctx.ref.forward(x, W.T, V.T)})
+        ctx.expect_fresh()
+
+
+# -- loss ------------------------------------------------------------------------------------
+@graded("loss", points=1, visibility="after_published")
+def test_loss(ctx: Context) -> None:
+    """loss is (y1 - t1)^2 + (y2 - t2)^2, for example 1 and for random outputs"""
+    X, T, W, V = slide(ctx)
+    y1 = ctx.ref.forward(X[0], W, V)["y"]
+    cases = [(y1, T[0]), (ctx.rng.uniform(0.0, 1.0, size=2), example(ctx)[1])]
+    for y, t in cases:
+        with ctx.isolated(*others("loss")):
+            out = ctx.student.loss(y, t)
+        ctx.expect_unchanged()
+        expected = ctx.ref.loss(y, t)
+        ctx.expect_close(out, expected, rtol=RTOL, atol=ATOL, what="loss(y, t)",
+                         variants={"loss_halved": expected / 2,
+                                   "cost_not_summed": (y - t) ** 2})
+
+
+# -- output_deltas ---------------------------------------------------------------------------
+@graded("output_deltas", points=1, visibility="after_published")
+def test_output_deltas_slide(ctx: Context) -> None:
+    """output_deltas matches the reference for both training examples"""
+    X, T, W, V = slide(ctx)
+    for n in range(2):
+        y = ctx.ref.forward(X[n], W, V)["y"]
+        with ctx.isolated(*others("output_deltas")):
+            out = ctx.student.output_deltas(y, T[n])
+        ctx.expect_unchanged()
+        ctx.expect_close(out, ctx.ref.output_deltas(y, T[n]), rtol=RTOL, atol=ATOL,
+                         what=f"output_deltas(y, t) for example {n + 1}",
+                         variants=output_delta_variants(ctx, y, T[n]))
+
+
+@graded("output_deltas", points=1, visibility="hidden")
+def test_output_deltas_random(ctx: Context) -> None:
+    """output_deltas matches the reference and finite differences of the loss in y_in"""
+    for _ in range(2):
+        y = ctx.rng.uniform(0.05, 0.95, size=2)
+        t = example(ctx)[1]
+        with ctx.isolated(*others("output_deltas")):
+            out = ctx.student.output_deltas(y, t)
+        ctx.expect_unchanged()
+        ctx.expect_fresh()
+        ctx.expect_close(out, ctx.ref.output_deltas(y, t), rtol=RTOL, atol=ATOL,
+                         what="output_deltas(y, t)", variants=output_delta_variants(ctx, y, t))
+    sigmoid = ctx.reference("activations").sigmoid
+    y_in = np.log(y / (1.0 - y))
+    numeric = gradcheck.numerical_gradient(lambda v: ctx.ref.loss(sigmoid(v), t), y_in)
+    expect_derivative(ctx, out, numeric, what="output_deltas(y, t)",
+                      variants=output_delta_variants(ctx, y, t))
+
+
+# -- grad_V ----------------------------------------------------------------------------------
+@graded("grad_V", points=1, visibility="after_published")
+def test_grad_V_slide(ctx: Context) -> None:
+    """grad_V matches the reference for example 1 (dL/dv21 = -0.0017579594)"""
+    X, T, W, V = slide(ctx)
+    fwd = ctx.ref.forward(X[0], W, V)
+    h, delta = fwd["h"], ctx.ref.output_deltas(fwd["y"], T[0])
+    with ctx.isolated(*others("grad_V")):
+        out = ctx.student.grad_V(h, delta)
+    ctx.expect_unchanged()
+    ctx.expect_close(out, ctx.ref.grad_V(h, delta), rtol=RTOL, atol=ATOL, what="grad_V(h, delta)",
+                     variants={"slide_indexing": np.outer(delta, h)})
+
+
+@graded("grad_V", points=1, visibility="hidden")
+def test_grad_V_random(ctx: Context) -> None:
+    """grad_V matches the reference on random h and delta"""
+    for _ in range(2):
+        h = ctx.rng.uniform(0.0, 1.0, size=2)
+        delta = ctx.rng.normal(0.0, 0.2, size=2)
+        with ctx.isolated(*others("grad_V")):
+            out = ctx.student.grad_V(h, delta)
+        ctx.expect_unchanged()
+        ctx.expect_fresh()
+        ctx.expect_close(out, ctx.ref.grad_V(h, delta), rtol=RTOL, atol=ATOL,
+                         what="grad_V(h, delta)", variants={"slide_indexing": np.outer(delta, h)})
+
+
+# -- grad_h ----------------------------------------------------------------------------------
+@graded("grad_h", points=1, visibility="after_published")
+def test_grad_h(ctx: Context) -> None:
+    """grad_h matches the reference for example 1 and for a random V and delta"""
+    X, T, W, V = slide(ctx)
+    fwd = ctx.ref.forward(X[0], W, V)
+    cases = [(V, ctx.ref.output_deltas(fwd["y"], T[0])),
+             (network(ctx)[1], ctx.rng.normal(0.0, 0.2, size=2))]
+    for V_, delta in cases:
+        with ctx.isolated(*others("grad_h")):
+            out = ctx.student.grad_h(V_, delta)
+        ctx.expect_unchanged()
+        ctx.expect_fresh()
+        ctx.expect_close(out, ctx.ref.grad_h(V_, delta), rtol=RTOL, atol=ATOL,
+                         what="grad_h(V, delta)", variants={"slide_indexing": V_.T @ delta})
+
+
+# -- gradient_vector -------------------------------------------------------------------------
+@graded("gradient_vector", points=1, visibility="after_published")
+def test_gradient_vector_slide(ctx: Context) -> None:
+    """gradient_vector matches the reference for both training examples, in the slide's order"""
+    X, T, W, V = slide(ctx)
+    for n in range(2):
+        with ctx.isolated(*others("gradient_vector")):
+            out = ctx.student.gradient_vector(X[n], T[n], W, V)
+        ctx.expect_unchanged()
+        ctx.expect_close(out, ctx.ref.gradient_vector(X[n], T[n], W, V), rtol=RTOL, atol=ATOL,
+                         what=f"gradient_vector(X[{n}], T[{n}], W, V)",
+                         variants=gradient_vector_variants(ctx, X[n], T[n], W, V))
+
+
+@graded("gradient_vector", points=1, visibility="hidden")
+def test_gradient_vector_random(ctx: Context) -> None:
+    """gradient_vector matches the reference and finite differences on a random network"""
+    W, V = network(ctx)
+    x, t = example(ctx)
+    with ctx.isolated(*others("gradient_vector")):
+        out = ctx.student.gradient_vector(x, t, W, V)
+    ctx.expect_unchanged()
+    variants = gradient_vector_variants(ctx, x, t, W, V)
+    ctx.expect_close(out, ctx.ref.gradient_vector(x, t, W, V), rtol=RTOL, atol=ATOL,
+                     what="gradient_vector(x, t, W, V)", variants=variants)
+
+    def loss(p: np.ndarray) -> float:
+        # p in the slide's order: W column by column (dW.T.ravel()), then V row by row
+        return ctx.ref.loss(ctx.ref.forward(x, p[:4].reshape(2, 2).T, p[4:].reshape(2, 2))["y"],
+                            t)
+
+    numeric = gradcheck.numerical_gradient(loss, np.concatenate([W.T.ravel(), V.ravel()]))
+    expect_derivative(ctx, out, numeric, what="gradient_vector(x, t, W, V)", variants=variants)
+
+
+# -- batch_gradient --------------------------------------------------------------------------
+@graded("batch_gradient", points=1, visibility="after_published")
+def test_batch_gradient_slide(ctx: Context) -> None:
+    """batch_gradient matches the reference on the slide's two training examples"""
+    X, T, W, V = slide(ctx)
+    with ctx.isolated(*others("batch_gradient")):
+        out = ctx.student.batch_gradient(X, T, W, V)
+    ctx.expect_unchanged()
+    expected = ctx.ref.batch_gradient(X, T, W, V)
+    ctx.expect_close(out, expected, rtol=RTOL, atol=ATOL, what="batch_gradient(X, T, W, V)",
+                     batch_size=2,
+                     variants={"slide_indexing": {k: v.T for k, v in expected.items()}})
+
+
+@graded("batch_gradient", points=1, visibility="hidden")
+def test_batch_gradient_random(ctx: Context) -> None:
+    """batch_gradient is the mean of the per-example gradients over 5 random examples"""
+    W, V = network(ctx)
+    X = ctx.rng.normal(0.0, 2.0, size=(5, 2))
+    T = ctx.rng.integers(0, 2, size=(5, 2)).astype(np.float64)
+    with ctx.isolated(*others("batch_gradient")):
+        out = ctx.student.batch_gradient(X, T, W, V)
+    ctx.expect_unchanged()
+    ctx.expect_fresh()
+    g = np.mean([ctx.ref.gradient_vector(x, t, W, V) for x, t in zip(X, T, strict=True)],
+                axis=0)
+    mean = {"dW": g[:4].reshape(2, 2).T, "dV": g[4:].reshape(2, 2)}
+    ctx.expect_close(out, ctx.ref.batch_gradient(X, T, W, V), rtol=RTOL, atol=ATOL,
+                     what="batch_gradient(X, T, W, V)", batch_size=5,
+                     variants={"slide_indexing": {k: v.T for k, v in mean.items()}})

@@ -1,0 +1,157 @@
+"""Public checks of layer.py: known values, shapes, and finite differences of your own cost."""
+
+import numpy as np
+
+from grader import gradcheck, misconceptions
+from grader.misconceptions import Misconception
+from grader.testing import CheckFailed, Context, public
+
+for _m in (
+    Misconception(
+        "bias_forgotten", "Bias left out",
+        "z = w a_prev + b: add the bias before the squash, a = sigma(z).",
+        "is what z = w a_prev (no bias) gives"),
+    Misconception(
+        "cost_with_half", "Cost with a factor 1/2",
+        "This course's cost has no 1/2: C0 = (a - y)^2, so dC0/da = 2(a - y). (Books that use "
+        "(a - y)^2 / 2 get dC0/da = a - y instead.)", "is half the expected cost"),
+    Misconception(
+        "layer_cost_mean", "Mean over the neurons instead of the sum",
+        "C0 = sum_j (a_j - y_j)^2 adds up the squared errors of the n_L output neurons of one "
+        "example: use np.sum, not np.mean (there is nothing to average here).",
+        "is the expected cost divided by n_L, the number of neurons"),
+    Misconception(
+        "cost_not_summed", "Cost not summed over the neurons",
+        "C0 = sum_j (a_j - y_j)^2 is one number per example: add up the squared errors of the "
+        "n_L outputs with np.sum and return a float.",
+        "is the array of squared errors (a_j - y_j)^2, not their sum"),
+    Misconception(
+        "da_prev_not_summed", "dC0/da_prev keeps one neuron's term only",
+        "a_k^(L-1) reaches the cost through every neuron j of layer L, so the paths add up: "
+        "dC0/da_k = sum_j w_jk sigma'(z_j) 2(a_j - y_j). In loops accumulate with +=, starting "
+        "from zeros; vectorized, da_prev = W.T @ delta.",
+        "holds the term of one neuron j only (assigned in the loop instead of added up)"),
+):
+    misconceptions.register(_m, replace=True)
+
+# A layer of 2 neurons fed by 3: W[j, k] is the weight from neuron k to neuron j.
+W = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 1.0]])
+B = np.array([0.1, -0.2])
+A_PREV = np.array([0.5, 1.0, -1.0])
+Y = np.array([1.0, 0.0])
+Z = np.array([2.6, -2.2])  # z_j = sum_k w_jk a_k + b_j
+
+
+def sigma(z: np.ndarray) -> np.ndarray:
+    """The sigmoid by its definition (fine for the moderate z used here)."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+
+
+def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
+                      variants: dict[str, object] | None = None,
+                      tol: float = gradcheck.SMOOTH_TOL,
+                      floor: float = gradcheck.REL_FLOOR) -> None:
+    """``ctx.expect_gradient`` that also names a catalogued mistake (via ``variants``)."""
+    result = gradcheck.check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
+    if not result.ok:
+        raise CheckFailed(result.message, misconceptions.diagnose(
+            analytic, numeric, variants=variants, name=what))
+    ctx.passed()
+
+
+def entry(out: object, key: str) -> object:
+    """``out[key]``, or a failed check saying the key is missing."""
+    if not isinstance(out, dict) or key not in out:
+        raise CheckFailed(f"the result should be a dict with the key {key!r}, got "
+                          f"{type(out).__name__}"
+                          + (f" with keys {sorted(out)}" if isinstance(out, dict) else ""))
+    return out[key]
+
+
+def pair(ctx: Context, out: object, what: str) -> tuple[object, object]:
+    ctx.expect(isinstance(out, tuple | list) and len(out) == 2,
+               f"{what} should return a pair (z, a), got {type(out).__name__}")
+    assert isinstance(out, tuple | list)
+    return out[0], out[1]
+
+
+def expect_gradients(ctx: Context, function: str) -> None:
+    """``function`` (backward_loops or backward) matches finite differences of your own
+    forward and cost, entry by entry."""
+    out = getattr(ctx.student, function)(W, B, A_PREV, Y)
+    ctx.expect_unchanged()
+
+    def cost(W_: np.ndarray, b_: np.ndarray, a_: np.ndarray) -> float:
+        _, a = pair(ctx, ctx.student.forward(W_, b_, a_), "forward")
+        return float(ctx.student.cost(a, Y))
+
+    numeric = {  # db first: it is delta, which the other two are built from
+        "db": gradcheck.numerical_gradient(lambda v: cost(W, v, A_PREV), B),
+        "dW": gradcheck.numerical_gradient(lambda v: cost(v, B, A_PREV), W),
+        "da_prev": gradcheck.numerical_gradient(lambda v: cost(W, B, v), A_PREV),
+    }
+    a = sigma(Z)
+    db = np.asarray(entry(out, "db"), dtype=np.float64)
+    variants: dict[str, dict[str, object]] = {
+        "dW": {}, "db": {"activation_instead_of_derivative": a * 2.0 * (a - Y)}, "da_prev": {}}
+    if db.shape == B.shape:  # built from your own db, the delta of each neuron
+        variants["da_prev"]["da_prev_not_summed"] = W[-1] * db[-1]
+    for key, value in numeric.items():
+        expect_derivative(ctx, entry(out, key), value, what=f"{function}(...)[{key!r}]",
+                          variants=variants[key])
+
+
+# -- forward ---------------------------------------------------------------------------------
+@public("forward")
+def check_forward_values(ctx: Context) -> None:
+    """forward gives z_j = sum_k w_jk a_k + b_j = (2.6, -2.2) and a = sigmoid(z) here"""
+    z, a = pair(ctx, ctx.student.forward(W, B, A_PREV), "forward")
+    ctx.expect_unchanged()
+    ctx.expect_close(z, Z, rtol=1e-12, atol=1e-12, what="z",
+                     variants={"bias_forgotten": W @ A_PREV})
+    ctx.expect_close(a, sigma(Z), rtol=1e-9, atol=1e-15, what="a")
+
+
+@public("forward")
+def check_forward_square(ctx: Context) -> None:
+    """forward reads W[j, k] as the weight from neuron k to neuron j (square W)"""
+    Ws = np.array([[0.0, 1.0], [0.0, 0.0]])  # one weight, from neuron 1 to neuron 0
+    z, _ = pair(ctx, ctx.student.forward(Ws, np.zeros(2), np.array([0.0, 2.0])), "forward")
+    ctx.expect_close(z, np.array([2.0, 0.0]), rtol=1e-12, atol=1e-12, what="z",
+                     variants={"transposed": np.array([0.0, 2.0])})
+
+
+# -- cost ------------------------------------------------------------------------------------
+@public("cost")
+def check_cost_values(ctx: Context) -> None:
+    """cost([0.5, 0.25, 1], [1, 0, 0]) is 0.25 + 0.0625 + 1 = 1.3125, a float"""
+    out = ctx.student.cost(np.array([0.5, 0.25, 1.0]), np.array([1.0, 0.0, 0.0]))
+    ctx.expect_unchanged()
+    ctx.expect_close(out, 1.3125, rtol=1e-12, atol=1e-15, what="cost(a, y)",
+                     variants={"layer_cost_mean": 0.4375, "cost_with_half": 0.65625,
+                               "cost_not_summed": np.array([0.25, 0.0625, 1.0])})
+
+
+# -- backward_loops, backward ----------------------------------------------------------------
+@public("backward_loops")
+def check_backward_loops_numerical(ctx: Context) -> None:
+    """backward_loops matches finite differences of your forward and cost"""
+    expect_gradients(ctx, "backward_loops")
+
+
+@public("backward")
+def check_backward_numerical(ctx: Context) -> None:
+    """backward matches finite differences of your forward and cost"""
+    expect_gradients(ctx, "backward")
+
+
+@public("backward")
+def check_backward_shapes(ctx: Context) -> None:
+    """backward gives dW (n_L, n_{L-1}), db (n_L,), da_prev (n_{L-1},) for a layer of 4 fed by 1"""
+    W, b = np.array([[0.5], [-1.0], [2.0], [0.1]]), np.zeros(4)
+    out = ctx.student.backward(W, b, np.array([0.3]), np.array([1.0, 0.0, 1.0, 0.0]))
+    for key, shape in (("dW", (4, 1)), ("db", (4,)), ("da_prev", (1,))):
+        value = entry(out, key)
+        ctx.expect(isinstance(value, np.ndarray) and value.shape == shape,
+                   f"backward(...)[{key!r}] should be an array of shape {shape}, got "
+                   f"{np.shape(value)}", misconception="shape_mismatch")

@@ -1,0 +1,215 @@
+"""Public checks of mlp.py: known values from the contract's formulas, and your backward and
+loss_and_grads against finite differences of your own forward pass and loss."""
+
+import numpy as np
+
+from grader import gradcheck, misconceptions
+from grader.misconceptions import Misconception
+from grader.sandbox import StudentError
+from grader.testing import Context, public
+
+for _m in (
+    Misconception(
+        "init_scale", "Wrong scale of the initial weights",
+        "Draw W_l with standard deviation 1/sqrt(n_{l-1}), the fan-in: "
+        "rng.normal(0.0, 1.0 / np.sqrt(n_prev), size=(n_l, n_prev)) (the second argument of "
+        "rng.normal is the standard deviation, not the variance).",
+        "is what another standard deviation gives"),
+    Misconception(
+        "gradient_vector_order", "Gradient vector in the wrong order",
+        "Build the vector in the slides' order, [W1, b1, W2, b2, ...] (W_l then b_l for "
+        "l = 1, 2, ...), whatever the order of the keys in the dict (and sorted() puts 'W2' "
+        "before 'b1').", "holds the right numbers in another order"),
+):
+    misconceptions.register(_m, replace=True)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+# A 3-4-2 network and a batch of N = 5 examples (N differs from every layer width).
+RNG = np.random.default_rng(2024)
+PARAMS = {"W1": RNG.normal(0.0, 0.8, size=(4, 3)), "b1": RNG.normal(0.0, 0.5, size=4),
+          "W2": RNG.normal(0.0, 0.8, size=(2, 4)), "b2": RNG.normal(0.0, 0.5, size=2)}
+X = RNG.normal(0.0, 1.0, size=(5, 3))
+LABELS = np.array([0, 1, 1, 0, 1])
+Y = np.eye(2)[LABELS]
+DOUT = RNG.normal(0.0, 1.0, size=(5, 2)) / 5
+
+
+def needs(ctx: Context, name: str, exc: StudentError) -> None:
+    """Turn a "not implemented" of a helper function into a plain failure of this check."""
+    if exc.not_implemented:
+        ctx.fail(f"this check uses your {name}, which is not implemented yet: implement "
+                 f"{name} first")
+    raise exc
+
+
+@public("init_params")
+def check_init_params_known_draws(ctx: Context) -> None:
+    """init_params([3, 4, 2], rng) draws W1 then W2 with rng.normal(0, 1/sqrt(fan-in)), b zero"""
+    rng = np.random.default_rng(7)
+    W1 = rng.normal(0.0, 1.0 / np.sqrt(3), size=(4, 3))
+    W2 = rng.normal(0.0, 1.0 / np.sqrt(4), size=(2, 4))
+    expected = {"W1": W1, "b1": np.zeros(4), "W2": W2, "b2": np.zeros(2)}
+    wrong_scale = {"W1": W1 / np.sqrt(3), "b1": np.zeros(4), "W2": W2 / 2, "b2": np.zeros(2)}
+    ctx.expect_close(ctx.student.init_params([3, 4, 2], np.random.default_rng(7)), expected,
+                     rtol=1e-12, atol=1e-15, what="init_params([3, 4, 2], default_rng(7))",
+                     variants={"init_scale": wrong_scale})
+
+
+@public("affine_forward")
+def check_affine_forward_known_value(ctx: Context) -> None:
+    """affine_forward(A_prev, W, b) is A_prev @ W.T + b, of shape (N, n_l)"""
+    A_prev = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])
+    W = np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.5], [0.0, 0.0, 1.0], [-1.0, 1.0, 1.0]])
+    b = np.array([0.5, -0.5, 0.0, 1.0])
+    expected = np.array([[1.5, 3.5, 0.0, 2.0], [-2.5, -0.0, 3.0, 3.0]])
+    ctx.expect_close(ctx.student.affine_forward(A_prev, W, b), expected, rtol=1e-12,
+                     atol=1e-15, what="affine_forward(A_prev, W, b)")
+    ctx.expect_unchanged()
+    ctx.expect_fresh()
+
+
+@public("affine_backward")
+def check_affine_backward_numerical(ctx: Context) -> None:
+    """affine_backward agrees with finite differences of your affine_forward"""
+    A_prev, W, b = X[:3, :2], PARAMS["W1"][:, :2], PARAMS["b1"]
+    dZ = DOUT[:3, :1] * np.array([[1.0, -2.0, 0.5, 3.0]])
+    result = ctx.student.affine_backward(dZ, A_prev, W)
+    ctx.expect_unchanged()
+    ctx.expect(isinstance(result, tuple | list) and len(result) == 3,
+               "affine_backward must return a tuple (dA_prev, dW, db)")
+    forward = ctx.student.affine_forward
+    try:
+        numeric = [gradcheck.numerical_vjp(lambda a: forward(a, W, b), A_prev, dZ),
+                   gradcheck.numerical_vjp(lambda w: forward(A_prev, w, b), W, dZ),
+                   gradcheck.numerical_vjp(lambda c: forward(A_prev, W, c), b, dZ)]
+    except StudentError as exc:
+        needs(ctx, "affine_forward", exc)
+    for got, num, what in zip(result, numeric, ("dA_prev", "dW", "db"), strict=True):
+        ctx.expect_gradient(got, num, what=what)
+
+
+@public("forward")
+def check_forward_known_value(ctx: Context) -> None:
+    """forward of a 3-4-2 sigmoid network is sigmoid(sigmoid(X W1^T + b1) W2^T + b2)"""
+    out = sigmoid(sigmoid(X @ PARAMS["W1"].T + PARAMS["b1"]) @ PARAMS["W2"].T + PARAMS["b2"])
+    result = ctx.student.forward(PARAMS, X)
+    ctx.expect_unchanged()
+    ctx.expect(isinstance(result, tuple | list) and len(result) == 2,
+               "forward must return a pair (out, cache)")
+    ctx.expect_close(result[0], out, rtol=1e-9, atol=1e-12, what="forward(params, X)[0]")
+
+
+@public("forward")
+def check_forward_relu_softmax(ctx: Context) -> None:
+    """forward with relu hidden and softmax output gives rows that sum to 1"""
+    hidden = np.maximum(X @ PARAMS["W1"].T + PARAMS["b1"], 0.0)
+    logits = hidden @ PARAMS["W2"].T + PARAMS["b2"]
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    result = ctx.student.forward(PARAMS, X, "relu", "softmax")
+    ctx.expect(isinstance(result, tuple | list) and len(result) == 2,
+               "forward must return a pair (out, cache)")
+    ctx.expect_close(result[0], e / e.sum(axis=1, keepdims=True), rtol=1e-9, atol=1e-12,
+                     what="forward(params, X, 'relu', 'softmax')[0]")
+
+
+def documented_cache(hidden: str, output: str) -> list[dict[str, object]]:
+    """The cache in the layout forward's docstring suggests."""
+    Z1 = X @ PARAMS["W1"].T + PARAMS["b1"]
+    A1 = sigmoid(Z1) if hidden == "sigmoid" else np.maximum(Z1, 0.0)
+    Z2 = A1 @ PARAMS["W2"].T + PARAMS["b2"]
+    e = np.exp(Z2 - Z2.max(axis=1, keepdims=True))
+    A2 = sigmoid(Z2) if output == "sigmoid" else e / e.sum(axis=1, keepdims=True)
+    return [{"activation": hidden, "A_prev": X, "Z": Z1, "A": A1},
+            {"activation": output, "A_prev": A1, "Z": Z2, "A": A2}]
+
+
+def directional(ctx: Context, loss: object, grads: object, what: str) -> None:
+    result = gradcheck.check_directional(loss, PARAMS, grads,  # type: ignore[arg-type]
+                                         np.random.default_rng(5))
+    ctx.expect(result.ok, f"{what} disagrees with finite differences:\n{result.message}")
+
+
+@public("backward")
+def check_backward_numerical(ctx: Context) -> None:
+    """backward agrees with finite differences of your forward (sigmoid and relu/softmax)"""
+    for hidden, output in (("sigmoid", "sigmoid"), ("relu", "softmax")):
+        try:
+            _, cache = ctx.student.forward(PARAMS, X, hidden, output)
+        except StudentError as exc:
+            if exc.not_implemented:  # is backward a stub too?
+                ctx.student.backward(PARAMS, documented_cache(hidden, output), DOUT)
+            needs(ctx, "forward", exc)
+        grads = ctx.student.backward(PARAMS, cache, DOUT)
+        ctx.expect_unchanged()
+
+        def weighted_out(p: dict[str, np.ndarray], hidden: str = hidden,
+                         output: str = output) -> float:
+            return float(np.sum(DOUT * ctx.student.forward(p, X, hidden, output)[0]))
+
+        directional(ctx, weighted_out, grads,
+                    f"backward(params, cache, dout) for {hidden}/{output}")
+
+
+@public("loss_and_grads")
+def check_loss_and_grads_numerical(ctx: Context) -> None:
+    """loss_and_grads gives the mean squared error or cross-entropy, and its exact gradient"""
+    for output, loss, targets in (("sigmoid", "sse", Y), ("softmax", "ce", LABELS)):
+        value, grads = ctx.student.loss_and_grads(PARAMS, X, targets, "sigmoid", output, loss)
+        ctx.expect_unchanged()
+        try:
+            out = ctx.student.forward(PARAMS, X, "sigmoid", output)[0]
+        except StudentError as exc:
+            needs(ctx, "forward", exc)
+        with np.errstate(all="ignore"):
+            expected = (np.mean(np.sum((out - Y) ** 2, axis=1)) if loss == "sse"
+                        else -np.mean(np.log(out[np.arange(5), LABELS])))
+        ctx.expect_close(value, float(expected), rtol=1e-9, atol=1e-12, batch_size=5,
+                         what=f"the loss of loss_and_grads(..., loss={loss!r}) (from your "
+                         "forward's output)")
+
+        def loss_of(p: dict[str, np.ndarray], output: str = output, loss: str = loss,
+                    targets: np.ndarray = targets) -> float:
+            return float(ctx.student.loss_and_grads(p, X, targets, "sigmoid", output, loss)[0])
+
+        directional(ctx, loss_of, grads, f"the grads of loss_and_grads(..., loss={loss!r})")
+
+
+@public("gradient_vector")
+def check_gradient_vector_order(ctx: Context) -> None:
+    """gradient_vector orders the entries [W1, b1, W2, b2], each flattened row-major"""
+    grads = {"b2": np.array([9.0]), "W2": np.array([[7.0, 8.0]]), "b1": np.array([5.0, 6.0]),
+             "W1": np.array([[1.0, 2.0], [3.0, 4.0]])}
+    ctx.expect_close(ctx.student.gradient_vector(grads), np.arange(1.0, 10.0), rtol=0.0,
+                     atol=1e-300, what="gradient_vector(grads)",
+                     variants={"gradient_vector_order": np.array([9, 7, 8, 5, 6, 1, 2, 3, 4.0])})
+    ordered = {k: grads[k] for k in sorted(grads)}
+    ctx.expect_close(ctx.student.gradient_vector(ordered), np.arange(1.0, 10.0), rtol=0.0,
+                     atol=1e-300, what="gradient_vector(grads) with keys W1, W2, b1, b2",
+                     variants={"gradient_vector_order": np.array([1, 2, 3, 4, 7, 8, 5, 6, 9.0])})
+
+
+# One sigmoid layer, 2 inputs -> 3 classes: the largest output is the largest of X @ W.T.
+W_ONE = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])
+X_ONE = np.array([[2.0, 1.0], [0.0, 3.0], [-2.0, -1.0], [1.0, 0.5]])
+
+
+@public("predict")
+def check_predict_known_labels(ctx: Context) -> None:
+    """predict gives the index of each row's largest output, as integers"""
+    params = {"W1": W_ONE, "b1": np.zeros(3)}
+    ctx.expect_close(ctx.student.predict(params, X_ONE), np.array([0, 1, 2, 0]), rtol=0.0,
+                     atol=1e-300, what="predict(params, X)")
+    ctx.expect_unchanged()
+
+
+@public("accuracy")
+def check_accuracy_known_value(ctx: Context) -> None:
+    """accuracy is the fraction of right predictions (3 of 4: 0.75)"""
+    params = {"W1": W_ONE, "b1": np.zeros(3)}
+    ctx.expect_close(ctx.student.accuracy(params, X_ONE, np.array([0, 1, 2, 2])), 0.75,
+                     rtol=1e-12, atol=1e-15, what="accuracy(params, X, labels)", batch_size=4)
+    ctx.expect_unchanged()

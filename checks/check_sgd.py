@@ -1,0 +1,142 @@
+"""Public checks of sgd.py: mini-batches from rng.permutation, one step p - lr * g, and a
+training loop whose loss falls (with your own mlp.py and losses.py)."""
+
+import numpy as np
+
+from grader import misconceptions
+from grader.misconceptions import Misconception
+from grader.sandbox import StudentError
+from grader.testing import Context, public
+
+for _m in (
+    Misconception(
+        "minibatch_no_shuffle", "Batches not shuffled",
+        "Shuffle first: perm = rng.permutation(n), then cut perm (not range(n)) into "
+        "consecutive batches perm[i:i + batch_size].", "is range(n) cut in order"),
+    Misconception(
+        "minibatch_drops_last", "Last partial batch dropped",
+        "Keep the leftovers: for start in range(0, n, batch_size) gives ceil(n / batch_size) "
+        "batches, the last one holding the n % batch_size remaining indices.",
+        "has no last, smaller batch"),
+    Misconception(
+        "history_unweighted_mean", "Epoch loss not weighted by batch size",
+        "history[e] is the mean over the examples: sum(batch_loss * len(idx)) / len(X). A "
+        "plain mean of the batch losses over-weights the last, smaller batch.",
+        "is the plain mean of the batch losses"),
+):
+    misconceptions.register(_m, replace=True)
+
+
+def raised_in(exc: StudentError) -> str:
+    """The name of the student's function where the exception was raised ("" if unknown)."""
+    frames = [line for line in exc.traceback.splitlines() if line.lstrip().startswith("File ")]
+    return frames[-1].rsplit(" in ", 1)[-1].strip() if frames else ""
+
+
+def call_train(ctx: Context, *args: object, **kwargs: object) -> object:
+    """Call the student's train; a stub elsewhere (mlp.py, losses.py) fails this check with a
+    plain message instead of reading as "train is not implemented"."""
+    try:
+        return ctx.student.train(*args, **kwargs)
+    except StudentError as exc:
+        where = raised_in(exc)
+        if exc.not_implemented and where not in ("", "train"):
+            ctx.fail(f"train calls your {where}, which is not implemented yet: implement it "
+                     "first")
+        raise
+
+
+@public("minibatches")
+def check_minibatches_known_batches(ctx: Context) -> None:
+    """minibatches(23, 5, rng) cuts rng.permutation(23) into batches of 5, 5, 5, 5 and 3"""
+    perm = np.random.default_rng(3).permutation(23)
+    expected = [perm[i:i + 5] for i in range(0, 23, 5)]
+    batches = ctx.student.minibatches(23, 5, np.random.default_rng(3))
+    ctx.expect_close(batches, expected, rtol=0.0, atol=1e-300,
+                     what="minibatches(23, 5, default_rng(3))",
+                     variants={"minibatch_no_shuffle": [np.arange(23)[i:i + 5]
+                                                        for i in range(0, 23, 5)],
+                               "minibatch_drops_last": expected[:-1]})
+    again = ctx.student.minibatches(23, 5, np.random.default_rng(3))
+    ctx.expect_close(again, batches, rtol=0.0, atol=1e-300,
+                     what="a second call with the same rng state (must be identical)")
+
+
+@public("minibatches")
+def check_minibatches_partition(ctx: Context) -> None:
+    """minibatches(n, batch_size, rng) uses every index of range(n) exactly once"""
+    for n, batch_size in ((12, 4), (7, 10), (30, 7)):
+        batches = ctx.student.minibatches(n, batch_size, np.random.default_rng(n))
+        ctx.expect(isinstance(batches, list) and len(batches) > 0,
+                   f"minibatches({n}, {batch_size}, rng) must return a list of index arrays")
+        ctx.expect_close(np.sort(np.concatenate(batches)), np.arange(n), rtol=0.0,
+                         atol=1e-300, what=f"the sorted indices of minibatches({n}, "
+                         f"{batch_size}, rng)")
+
+
+@public("sgd_step")
+def check_sgd_step_known_value(ctx: Context) -> None:
+    """sgd_step returns new arrays p - lr * g and leaves params and grads unchanged"""
+    params = {"W1": np.array([[1.0, -2.0], [0.5, 0.0]]), "b1": np.array([0.1, 0.2])}
+    grads = {"W1": np.array([[0.5, 1.0], [-1.0, 2.0]]), "b1": np.array([1.0, -1.0])}
+    expected = {"W1": np.array([[0.95, -2.1], [0.6, -0.2]]), "b1": np.array([0.0, 0.3])}
+    result = ctx.student.sgd_step(params, grads, 0.1)
+    ctx.expect_unchanged()
+    ctx.expect_fresh()
+    ctx.expect_close(result, expected, rtol=1e-12, atol=1e-15, what="sgd_step(params, grads, 0.1)",
+                     variants={"sign_error": {k: params[k] + 0.1 * grads[k] for k in params}})
+
+
+# A small 3-4-2 problem: 10 examples, two classes separated by the sign of x0 + x1.
+RNG = np.random.default_rng(11)
+X = RNG.normal(0.0, 1.0, size=(10, 3))
+Y = np.eye(2)[(X[:, 0] + X[:, 1] > 0).astype(int)]
+PARAMS = {"W1": RNG.normal(0.0, 0.6, size=(4, 3)), "b1": np.zeros(4),
+          "W2": RNG.normal(0.0, 0.5, size=(2, 4)), "b2": np.zeros(2)}
+
+
+@public("train")
+def check_train_loss_falls(ctx: Context) -> None:
+    """train's loss falls over 20 epochs of SGD, reproducibly, and params stay unchanged"""
+    options = dict(epochs=20, batch_size=4, lr=2.0)
+    result = call_train(ctx, PARAMS, X, Y, rng=np.random.default_rng(1), **options)
+    ctx.expect_unchanged()
+    ctx.expect(isinstance(result, tuple | list) and len(result) == 2,
+               "train must return a pair (params, history)")
+    trained, history = result
+    ctx.expect(isinstance(history, list) and len(history) == 20,
+               "history must be a list with one loss per epoch (20 here)")
+    h = np.asarray(history, dtype=np.float64)
+    ctx.expect(bool(np.isfinite(h).all()) and h[-1] < 0.9 * h[0],
+               "the loss did not fall over 20 epochs: history[0] = "
+               f"{h[0]:.4g}, history[-1] = {h[-1]:.4g}. Step against the gradient "
+               "(p - lr * g) and continue from the params sgd_step returns.",
+               misconception="sign_error" if np.isfinite(h).all() and h[-1] > h[0] else None)
+    again = call_train(ctx, PARAMS, X, Y, rng=np.random.default_rng(1), **options)
+    ctx.expect_close(again, result, rtol=0.0, atol=1e-300,
+                     what="a second train(...) with the same rng state (must be identical)")
+
+
+@public("train")
+def check_train_history_is_the_epoch_loss(ctx: Context) -> None:
+    """with lr = 0, params do not move and every history entry is the loss of the whole set"""
+    trained, history = call_train(ctx, PARAMS, X, Y, epochs=2, batch_size=4, lr=0.0,
+                                  rng=np.random.default_rng(2))
+    loss_and_grads = ctx.student_module("mlp").loss_and_grads
+    try:
+        full, _ = loss_and_grads(PARAMS, X, Y)
+        # 10 examples in batches of 4, 4, 2: the batch losses weighted by batch size average
+        # to the loss of all 10; a plain mean of the three over-weights the last batch
+        rng = np.random.default_rng(2)
+        unweighted = [float(np.mean([loss_and_grads(PARAMS, X[idx], Y[idx])[0]
+                                     for idx in np.split(rng.permutation(10), [4, 8])]))
+                      for _ in range(2)]
+    except StudentError as exc:
+        if exc.not_implemented:
+            ctx.fail("this check uses your mlp.loss_and_grads, which is not implemented yet")
+        raise
+    ctx.expect_close(history, [full, full], rtol=1e-9, atol=1e-12,
+                     what="history of train(..., lr=0.0) (the loss of the whole set each epoch)",
+                     variants={"history_unweighted_mean": unweighted})
+    ctx.expect_close(trained, PARAMS, rtol=0.0, atol=1e-300,
+                     what="the params of train(..., lr=0.0)")

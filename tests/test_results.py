@@ -1,0 +1,199 @@
+"""Result files: built from outcomes, valid against the schema, written atomically."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from grader import __version__, export, results
+from grader.course import Course
+from grader.misconceptions import Diagnosis
+from grader.runner import ERROR, FAILED, PASSED, Outcome
+
+DIAGNOSIS = Diagnosis("missing_factor_2", "Missing factor 2", "dC/da = 2(a - y).")
+
+
+@pytest.fixture
+def outcomes(toy_course: Course) -> list[Outcome]:
+    reference, shows_input = toy_course.collect(hidden=True)
+    return [Outcome(reference, PASSED, "", None, 0.125),
+            Outcome(shows_input, FAILED, "result differs at [0]", DIAGNOSIS, 0.5)]
+
+
+@pytest.fixture
+def result(toy_course: Course, outcomes: list[Outcome]) -> results.Result:
+    return results.build(toy_course, "alice", outcomes, errors=["a note"], source="in/alice",
+                         seconds=1.23456789)
+
+
+def test_is_a_built_result_valid_against_the_schema(result: results.Result) -> None:
+    results.validate(result)
+    jsonschema.Draft202012Validator.check_schema(results.schema())
+
+
+def test_does_a_built_result_carry_scores_tests_and_provenance(
+    result: results.Result,
+) -> None:
+    assert result["schema_version"] == 1
+    assert result["student"] == "alice"
+    assert result["assignment"] == "toy-assignment"
+    assert result["grader_version"] == __version__
+    assert result["score"] == 2.0 and result["max_score"] == 2.0
+    assert result["modules"] == {"toy": {"score": 2.0, "max_score": 2.0}}
+    assert result["errors"] == ["a note"]
+    assert result["source"] == "in/alice"
+    assert result["seconds"] == 1.2346
+    graded_at = dt.datetime.fromisoformat(result["graded_at"])
+    assert graded_at.utcoffset() == dt.timedelta(0)
+    passed, failed = result["tests"]
+    assert passed == {"id": "toy::test_add_one_matches_reference",
+                      "name": "add_one matches the reference on random inputs",
+                      "module": "toy", "function": "add_one", "score": 2.0, "max_score": 2.0,
+                      "status": "passed", "visibility": "visible", "feedback": "",
+                      "diagnosis": None, "seconds": 0.125}
+    assert failed["status"] == "failed" and failed["visibility"] == "hidden"
+    assert failed["diagnosis"] == {"key": "missing_factor_2", "title": "Missing factor 2",
+                                   "message": "dC/da = 2(a - y)."}
+    assert failed["feedback"] == ("result differs at [0]\n"
+                                  "Likely mistake: Missing factor 2. dC/da = 2(a - y).")
+
+
+def test_does_a_submission_that_cannot_be_graded_still_get_a_valid_zero_result(
+    toy_course: Course,
+) -> None:
+    specs = toy_course.collect(hidden=True)
+    failed = results.failed_result(toy_course, "bob", specs, "bob.zip is not a zip",
+                                   source="bob.zip")
+    results.validate(failed)
+    assert failed["score"] == 0.0 and failed["max_score"] == 2.0
+    assert failed["errors"] == ["bob.zip is not a zip"]
+    assert {t["status"] for t in failed["tests"]} == {ERROR}
+    assert all(t["feedback"] == "bob.zip is not a zip" for t in failed["tests"])
+
+
+def mutated(result: results.Result, change: Any) -> results.Result:
+    copied = copy.deepcopy(result)
+    change(copied)
+    return copied
+
+
+@pytest.mark.parametrize("change", [
+    lambda r: r.update(extra="field"),
+    lambda r: r["tests"][0].update(extra="field"),
+    lambda r: r["tests"][0].update(status="skipped"),
+    lambda r: r["tests"][0].update(visibility="students"),
+    lambda r: r["tests"][0].update(score=-1.0),
+    lambda r: r["tests"][1]["diagnosis"].update(extra="field"),
+    lambda r: r["modules"]["toy"].update(bonus=1.0),
+    lambda r: r.update(schema_version=2),
+    lambda r: r.update(student=""),
+    lambda r: r.pop("errors"),
+    lambda r: r.update(score="full marks"),
+], ids=["extra property", "extra test property", "bad status", "bad visibility",
+        "negative score", "extra diagnosis property", "extra module property",
+        "other schema version", "empty student", "missing errors", "score not a number"])
+def test_does_validate_reject_a_result_outside_the_schema(result: results.Result,
+                                                          change: Any) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        results.validate(mutated(result, change))
+
+
+# -- writing and reading -------------------------------------------------------------------------
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder
+
+
+def test_does_write_leave_a_valid_file_and_no_temporary_files(result: results.Result,
+                                                              out: Path) -> None:
+    path = results.result_path(out, "alice")
+    assert path == out / "alice.json"
+    results.write(result, path)
+    assert json.loads(path.read_text(encoding="utf-8")) == result
+    assert [p.name for p in path.parent.iterdir()] == ["alice.json"]
+
+
+def test_does_write_replace_an_existing_result_completely(result: results.Result,
+                                                          out: Path) -> None:
+    path = out / "alice.json"
+    path.write_text("{" + " " * 100_000 + "garbage that is longer than the result")
+    results.write(result, path)
+    assert results.load(path) == result
+    assert [p.name for p in out.iterdir()] == ["alice.json"]
+
+
+def test_does_an_invalid_result_leave_the_old_file_untouched(result: results.Result,
+                                                             out: Path) -> None:
+    path = out / "alice.json"
+    results.write(result, path)
+    before = path.read_bytes()
+    with pytest.raises(jsonschema.ValidationError):
+        results.write(mutated(result, lambda r: r.update(score=-5)), path)
+    assert path.read_bytes() == before
+
+
+def test_does_a_failure_while_writing_leave_the_old_file_and_no_temporary_file(
+    result: results.Result, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = out / "alice.json"
+    results.write(result, path)
+    before = path.read_bytes()
+
+    def disk_full(data: Any, fh: Any, **kwargs: Any) -> None:
+        fh.write('{"student": "alice", "sco')
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(results.json, "dump", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        results.write(result, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in out.iterdir()] == ["alice.json"]
+
+
+def test_does_load_return_none_for_a_truncated_file(result: results.Result,
+                                                    out: Path) -> None:
+    path = out / "alice.json"
+    results.write(result, path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[: len(text) // 2], encoding="utf-8")
+    assert results.load(path) is None
+
+
+@pytest.mark.parametrize("content", ["", "[]", '{"student": "alice"}', "\xff\xfe"])
+def test_does_load_return_none_for_a_file_that_is_not_a_valid_result(out: Path,
+                                                                      content: str) -> None:
+    path = out / "alice.json"
+    path.write_text(content, encoding="latin-1")
+    assert results.load(path) is None
+
+
+def test_does_load_return_none_for_a_missing_file(out: Path) -> None:
+    assert results.load(out / "nobody.json") is None
+
+
+def test_does_load_all_read_results_only(result: results.Result, out: Path) -> None:
+    results.write(result, out / "alice.json")
+    bob = copy.deepcopy(result)
+    bob["student"] = "bob"
+    results.write(bob, out / "bob.json")
+    export.write_gradescope(result, out / "alice.gradescope.json")
+    (out / "gradebook.json").write_text(json.dumps({"rows": []}))
+    (out / "carol.json").write_text('{"schema_version": 1, "stu')
+    (out / "gradebook.csv").write_text("student,total\n")
+    assert [r["student"] for r in results.load_all(out)] == ["alice", "bob"]
+
+
+def test_is_a_student_named_report_kept_by_load_all(result: results.Result,
+                                                    out: Path) -> None:
+    report = copy.deepcopy(result)
+    report["student"] = "report"
+    results.write(report, results.result_path(out, "report"))
+    assert [r["student"] for r in results.load_all(out)] == ["report"]
