@@ -43,6 +43,12 @@ for _m in (
 SIGMOIDS = ("activations.sigmoid", "activations.sigmoid_prime")
 NEURON = ("forward", "cost", "chain_factors", "backward")
 
+# Entries of a gradient below FLOOR are compared by their absolute error: a central difference
+# resolves about 1e-11 absolute, which is a large relative error on a tiny entry (a saturated
+# sigmoid). Measured on the reference over thousands of random inputs, the largest relative
+# error with this floor is ~2e-7, against SMOOTH_TOL = 1e-6; a real mistake gives 1e-2 or more.
+FLOOR = 1e-4
+
 
 def others(function: str) -> tuple[str, ...]:
     """Every graded function ``function`` may call, to be replaced by the reference."""
@@ -52,7 +58,7 @@ def others(function: str) -> tuple[str, ...]:
 def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
                       variants: dict[str, object] | None = None,
                       tol: float = gradcheck.SMOOTH_TOL,
-                      floor: float = gradcheck.REL_FLOOR) -> None:
+                      floor: float = FLOOR) -> None:
     """``ctx.expect_gradient`` that also names a catalogued mistake (via ``variants``)."""
     result = gradcheck.check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
     if not result.ok:

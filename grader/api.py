@@ -178,6 +178,7 @@ def gradescope_run(
     import tempfile
 
     from grader import batch, export, results
+    from grader.grading import warm_up
     from grader.submissions import Submission
 
     student = "submission"
@@ -191,6 +192,7 @@ def gradescope_run(
         out = Path(tmp)
         shared = batch._Shared(course, course.collect(hidden=True), course.reference(), out,
                                course.secret, gradescope=False)
+        warm_up(shared.specs, shared.reference)
         try:
             batch.grade_submission(Submission(student, submission), shared)
             result = results.load(results.result_path(out, student))

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 from grader import export, results
 from grader.course import Course, TestSpec
-from grader.grading import grade_folder
+from grader.grading import grade_folder, warm_up
 from grader.submissions import Submission, SubmissionError, discover, unpack
 
 
@@ -205,6 +205,7 @@ def grade(
     out.mkdir(parents=True, exist_ok=True)
     shared = _Shared(course, course.collect(hidden=True), course.reference(), out,
                      secret if secret is not None else course.secret, gradescope)
+    warm_up(shared.specs, shared.reference)
     report = BatchReport()
     by_id: dict[str, list[Submission]] = {}
     for submission in submissions:

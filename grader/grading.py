@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -9,6 +10,21 @@ from types import ModuleType
 from grader.course import Course, TestSpec
 from grader.runner import Outcome, run_tests
 from grader.sandbox import Sandbox
+
+
+def warm_up(specs: Sequence[TestSpec], reference: Mapping[str, ModuleType]) -> None:
+    """Call the ``warm_up(reference)`` hook of every hidden test module that defines one.
+
+    A test module loads its expensive fixtures there (a data set, say) once, before workers
+    are forked, instead of once per worker inside a test's time.
+    """
+    seen = set()
+    for spec in specs:
+        module = sys.modules.get(spec.func.__module__)
+        hook = getattr(module, "warm_up", None)
+        if module is not None and callable(hook) and module.__name__ not in seen:
+            seen.add(module.__name__)
+            hook(reference)
 
 
 def grade_folder(

@@ -47,7 +47,7 @@ class Limits:
         How much of the child's stdout and stderr is kept for feedback.
     """
 
-    call_timeout: float = 30.0
+    call_timeout: float = 10.0
     submission_timeout: float = 300.0
     memory_mb: int = 2048
     file_size_mb: int = 64
@@ -135,6 +135,8 @@ class Sandbox:
         self.budget_left = self.limits.submission_timeout
         #: modules that cannot be called, with the reason (missing, unreadable, broken import)
         self.broken_modules: dict[str, str] = dict(unavailable or {})
+        #: functions that ran past a deadline: not called again, each would cost another one
+        self.timed_out: dict[tuple[str, str], str] = {}
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: wire.Reader | None = None
         self._write_fd = -1
@@ -282,18 +284,22 @@ class Sandbox:
             raise StudentTimeout(
                 f"the submission used up its time budget of {self.limits.submission_timeout:g} s"
             )
-        limit = min(timeout or self.limits.call_timeout, self.budget_left)
+        if (module, function) in self.timed_out:
+            raise StudentTimeout(self.timed_out[module, function] + " (earlier in this run; "
+                                 "it was not called again)")
+        wanted = timeout or self.limits.call_timeout
+        limit = min(wanted, self.budget_left)
         started = time.monotonic()
         try:
             return self._call(module, function, args, kwargs or {}, callbacks or {},
-                              patch, errstate, started + limit, limit)
+                              patch, errstate, started + limit, limit, limit >= wanted)
         finally:
             self.budget_left -= time.monotonic() - started
 
     def _call(
         self, module: str, function: str, args: Sequence[Any], kwargs: Mapping[str, Any],
         callbacks: Mapping[str, Callable[..., Any]], patch: Sequence[tuple[str, str, str]],
-        errstate: str | None, deadline: float, limit: float,
+        errstate: str | None, deadline: float, limit: float, full_deadline: bool,
     ) -> CallResult:
         call_id = next(self._ids)
         message = {"op": "call", "id": call_id, "module": module, "function": function,
@@ -325,9 +331,10 @@ class Sandbox:
                 self.broken_modules[importing] = (
                     f"importing {importing}.py did not finish within {limit:g} s"
                 )
-            raise StudentTimeout(
-                f"{module}.{function} did not return within {limit:g} s and was stopped"
-            ) from None
+            message = f"{module}.{function} did not return within {limit:g} s and was stopped"
+            if full_deadline:  # not cut short by the submission's budget
+                self.timed_out[module, function] = message
+            raise StudentTimeout(message) from None
         except (wire.WireError, OSError) as exc:
             code = self._proc.poll() if self._proc is not None else None
             if code is None and self._proc is not None:
