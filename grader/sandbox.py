@@ -331,10 +331,10 @@ class Sandbox:
                 self.broken_modules[importing] = (
                     f"importing {importing}.py did not finish within {limit:g} s"
                 )
-            message = f"{module}.{function} did not return within {limit:g} s and was stopped"
+            stopped = f"{module}.{function} did not return within {limit:g} s and was stopped"
             if full_deadline:  # not cut short by the submission's budget
-                self.timed_out[module, function] = message
-            raise StudentTimeout(message) from None
+                self.timed_out[module, function] = stopped
+            raise StudentTimeout(stopped) from None
         except (wire.WireError, OSError) as exc:
             code = self._proc.poll() if self._proc is not None else None
             if code is None and self._proc is not None:
