@@ -163,7 +163,7 @@ def gradient_pair(ctx: Context, shape: tuple[int, ...]) -> tuple[np.ndarray, np.
     return a, b
 
 
-@graded("relative_error", points=1.5, visibility="visible")
+@graded("relative_error", points=1.5, visibility="after_published")
 def test_relative_error_matches_reference(ctx: Context) -> None:
     """relative_error matches the reference on gradient pairs of several shapes"""
     for shape in [(4, 5), (7,), (2, 3, 2)]:
@@ -257,7 +257,7 @@ def nudge_one(g: np.ndarray) -> np.ndarray:
     return out
 
 
-@graded("find_buggy_parameters", points=2, visibility="visible")
+@graded("find_buggy_parameters", points=2, visibility="after_published")
 def test_find_buggy_parameters_finds_planted_bugs(ctx: Context) -> None:
     """find_buggy_parameters names exactly the parameters with planted gradient bugs
 

@@ -163,7 +163,7 @@ def test_chain_factors_matches_reference(ctx: Context) -> None:
 
 @graded("chain_factors", points=1, visibility="hidden")
 def test_chain_factors_product(ctx: Context) -> None:
-    """the product of the three factors is dC0/dw (finite differences), for floats too"""
+    """chain_factors multiply to dC0/dw (finite differences), and work on floats too"""
     w, b, a_prev, y = neuron_inputs(ctx, 5)
     with ctx.isolated(*others("chain_factors")):
         out = ctx.student.chain_factors(w, b, a_prev, y)

@@ -58,7 +58,7 @@ FLOOR = 1e-4
 
 def others(function: str) -> tuple[str, ...]:
     """Every graded function ``function`` may call, to be replaced by the reference."""
-    return ("activations.sigmoid",) + tuple(f for f in FUNCTIONS if f != function)
+    return ("activations.sigmoid", *(f for f in FUNCTIONS if f != function))
 
 
 def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,

@@ -5,6 +5,7 @@ import numpy as np
 
 from grader import misconceptions
 from grader.misconceptions import Misconception
+from grader.sandbox import StudentError
 from grader.testing import Context, public
 
 for _m in (
@@ -42,6 +43,25 @@ for _m in (
         "maximum or |b_i| alone.", "uses another denominator"),
 ):
     misconceptions.register(_m, replace=True)
+
+def raised_in(exc: StudentError) -> str:
+    """The name of the student's function where the exception was raised ("" if unknown)."""
+    frames = [line for line in exc.traceback.splitlines() if line.lstrip().startswith("File ")]
+    return frames[-1].rsplit(" in ", 1)[-1].strip() if frames else ""
+
+
+def own(ctx: Context, name: str, *args: object, **kwargs: object) -> object:
+    """Call the student's ``name``; a stub elsewhere that it calls fails this check with a
+    plain message instead of reading as "``name`` is not implemented"."""
+    try:
+        return getattr(ctx.student, name)(*args, **kwargs)
+    except StudentError as exc:
+        where = raised_in(exc)
+        if exc.not_implemented and where not in ("", name):
+            ctx.fail(f"{name} calls your {where}, which is not implemented yet: implement it "
+                     "first")
+        raise
+
 
 X0 = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
 
@@ -142,9 +162,8 @@ def check_find_buggy_parameters_linear(ctx: Context) -> None:
     """find_buggy_parameters finds a planted bug in b1, and returns set() for correct grads"""
     for backward, expected, what in ((linear_backward_bias_bug, {"b1"}, "a bug in b1"),
                                      (linear_backward, set(), "correct gradients")):
-        found = ctx.student.find_buggy_parameters(ctx.callback(backward),
-                                                  ctx.callback(linear_loss), PARAMS, X_LIN,
-                                                  Y_LIN)
+        found = own(ctx, "find_buggy_parameters", ctx.callback(backward),
+                    ctx.callback(linear_loss), PARAMS, X_LIN, Y_LIN)
         ctx.expect_unchanged()
         ctx.expect_close(found, expected, rtol=0.0, atol=1.0,
                          what=f"find_buggy_parameters(...) for {what}")
@@ -154,8 +173,8 @@ def check_find_buggy_parameters_linear(ctx: Context) -> None:
 def check_find_buggy_parameters_round_off(ctx: Context) -> None:
     """find_buggy_parameters does not flag the round-off of correct gradients of size 1e-8"""
     X = X_LIN * np.array([1.0, 1.0, 1e-7])
-    found = ctx.student.find_buggy_parameters(ctx.callback(linear_backward),
-                                              ctx.callback(linear_loss), PARAMS, X, Y_LIN)
+    found = own(ctx, "find_buggy_parameters", ctx.callback(linear_backward),
+                ctx.callback(linear_loss), PARAMS, X, Y_LIN)
     ctx.expect_unchanged()
     if found == {"W1"}:
         ctx.fail("find_buggy_parameters flagged W1 of a correct backward: the gradients of the "

@@ -110,7 +110,7 @@ def expect_gradients(ctx: Context, function: str) -> None:
 # -- forward ---------------------------------------------------------------------------------
 @public("forward")
 def check_forward_values(ctx: Context) -> None:
-    """forward gives z_j = sum_k w_jk a_k + b_j = (2.6, -2.2) and a = sigmoid(z) here"""
+    """forward gives z_j = sum_k w_jk a_k + b_j, here (2.6, -2.2), and a = sigmoid(z)"""
     z, a = pair(ctx, ctx.student.forward(W, B, A_PREV), "forward")
     ctx.expect_unchanged()
     ctx.expect_close(z, Z, rtol=1e-12, atol=1e-12, what="z",

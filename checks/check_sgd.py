@@ -103,7 +103,7 @@ def check_train_loss_falls(ctx: Context) -> None:
     ctx.expect_unchanged()
     ctx.expect(isinstance(result, tuple | list) and len(result) == 2,
                "train must return a pair (params, history)")
-    trained, history = result
+    _, history = result
     ctx.expect(isinstance(history, list) and len(history) == 20,
                "history must be a list with one loss per epoch (20 here)")
     h = np.asarray(history, dtype=np.float64)

@@ -114,7 +114,10 @@ class Child:
             if not reply.get("ok"):
                 raise CallbackError(str(reply.get("error", "the grader's function failed")))
             # the parent drew from its copies of our generators: advance ours the same way
-            for arg, state in zip(args, reply.get("rng_states", []), strict=False):
+            states = reply.get("rng_states") or {}
+            pairs = [*zip(args, states.get("args", []), strict=False),
+                     *((kwargs.get(k), s) for k, s in states.get("kwargs", {}).items())]
+            for arg, state in pairs:
                 if state is not None and isinstance(arg, np.random.Generator):
                     arg.bit_generator.state = wire.decode(state)
             return self.resolve(wire.decode(reply.get("value")))
@@ -125,6 +128,9 @@ class Child:
     # -- calling ----------------------------------------------------------------------------
     def call(self, message: dict[str, Any]) -> dict[str, Any]:
         call_id = message.get("id")
+        args: Any = ()
+        kwargs: Any = {}
+        snapshot: dict[str, Any] = {}
         try:
             module = self.module(str(message["module"]))
             function = getattr(module, str(message["function"]), None)
@@ -157,8 +163,11 @@ class Child:
                     "value": wire.encode(value, keep=self.kept),
                     "mutated": mutated, "aliased": aliased, "seconds": seconds}
         except BaseException as exc:  # the student's exception, whatever it is, is data
-            return _failure(call_id, _type_name(exc), _message(exc),
-                            self.student_traceback(exc))
+            failure = _failure(call_id, _type_name(exc), _message(exc),
+                               self.student_traceback(exc))
+            failure["mutated"] = [path for path, before, now in _changed(snapshot, args, kwargs)
+                                  if not _same(before, now)]
+            return failure
 
     def patch(self, patches: list[list[str]]) -> Callable[[], None]:
         """Replace functions by parent callbacks in every module that refers to them."""

@@ -57,11 +57,14 @@ class Limits:
 class StudentError(Exception):
     """The student's code raised an exception (or could not be imported)."""
 
-    def __init__(self, type_name: str, message: str, traceback: str = "") -> None:
+    def __init__(self, type_name: str, message: str, traceback: str = "",
+                 mutated: list[str] | None = None) -> None:
         super().__init__(f"{type_name}: {message}" if message else type_name)
         self.type_name = type_name
         self.message = message
         self.traceback = traceback
+        #: argument paths the call changed in place before it raised
+        self.mutated = mutated or []
 
     @property
     def not_implemented(self) -> bool:
@@ -362,7 +365,7 @@ class Sandbox:
             value = function(*args, **kwargs)
             reply: dict[str, Any] = {"op": "callback_result", "ok": True,
                                      "value": wire.encode(value),
-                                     "rng_states": wire.rng_states(args)}
+                                     "rng_states": wire.rng_states(args, kwargs)}
         except Exception as exc:  # the submission passed something the function rejects
             reply = {"op": "callback_result", "ok": False,
                      "error": f"{name} raised {type(exc).__name__}: {exc}"}
@@ -381,7 +384,8 @@ class Sandbox:
                 self._kill()
                 message = (f"{message} ({self.limits.file_size_mb} MB); print less, or "
                            "remove the debugging prints")
-            raise StudentError(type_name, message, tb)
+            mutated = [str(p) for p in reply.get("mutated", []) if isinstance(p, str)]
+            raise StudentError(type_name, message, tb, mutated)
         value = wire.decode(reply.get("value"))
         mutated = [str(p) for p in reply.get("mutated", []) if isinstance(p, str)]
         aliased = [str(p) for p in reply.get("aliased", []) if isinstance(p, str)]

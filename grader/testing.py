@@ -294,9 +294,12 @@ class Context:
         self.passed()
 
     def expect_gradient(self, analytic: Any, numeric: Any, *,
-                        tol: float = _gradcheck.SMOOTH_TOL, what: str = "gradient") -> None:
-        """Compare an analytic gradient with a numerical one (elementwise relative error)."""
-        result = _gradcheck.check_gradient(analytic, numeric, tol=tol, name=what)
+                        tol: float = _gradcheck.SMOOTH_TOL, what: str = "gradient",
+                        floor: float = _gradcheck.REL_FLOOR) -> None:
+        """Compare an analytic gradient with a numerical one (elementwise relative error
+        ``|a - n| / max(floor, |a| + |n|)``; raise ``floor`` where entries can be tiny and
+        finite differences leave round-off of about 1e-10 in them)."""
+        result = _gradcheck.check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
         if not result.ok:
             raise CheckFailed(result.message)
         self.passed()

@@ -198,10 +198,15 @@ def make_rng(state: Any) -> np.random.Generator:
     return np.random.Generator(bit_generator)
 
 
-def rng_states(args: Any) -> list[Any]:
-    """The states of the ``Generator`` arguments, by position (None for other arguments)."""
-    return [encode(a.bit_generator.state) if isinstance(a, np.random.Generator) else None
-            for a in args]
+def rng_states(args: Any, kwargs: Any = None) -> dict[str, Any]:
+    """The states of the ``Generator`` arguments: ``{"args": [state or None, ...],
+    "kwargs": {name: state}}``, so the caller can advance its own generators to match."""
+    def state(a: Any) -> Any:
+        return encode(a.bit_generator.state) if isinstance(a, np.random.Generator) else None
+
+    return {"args": [state(a) for a in args],
+            "kwargs": {k: state(v) for k, v in (kwargs or {}).items()
+                       if isinstance(v, np.random.Generator)}}
 
 
 def _as_list(x: Any) -> list[Any]:

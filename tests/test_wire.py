@@ -96,12 +96,15 @@ def test_does_a_generator_come_back_in_the_same_state(bit_generator: str) -> Non
     np.testing.assert_array_equal(back.random(8), rng.random(8))
 
 
-def test_do_rng_states_report_generators_by_position() -> None:
+def test_do_rng_states_report_generators_by_position_and_keyword() -> None:
     rng = np.random.default_rng(7)
-    states = wire.rng_states([1.0, rng, "x"])
-    assert states[0] is None and states[2] is None
-    np.testing.assert_array_equal(wire.make_rng(wire.decode(states[1])).random(3),
+    states = wire.rng_states([1.0, rng, "x"], {"rng": np.random.default_rng(8), "n": 3})
+    assert states["args"][0] is None and states["args"][2] is None
+    np.testing.assert_array_equal(wire.make_rng(wire.decode(states["args"][1])).random(3),
                                   np.random.default_rng(7).random(3))
+    assert list(states["kwargs"]) == ["rng"]
+    np.testing.assert_array_equal(wire.make_rng(wire.decode(states["kwargs"]["rng"])).random(3),
+                                  np.random.default_rng(8).random(3))
 
 
 @pytest.mark.parametrize("state", [None, {"bit_generator": "Evil"}, {"bit_generator": "PCG64"},

@@ -1,0 +1,199 @@
+"""Isolation of the sandboxed child beyond resource limits: namespaces, another uid, or a warning.
+
+Three levels, the best available chosen by :func:`detect`:
+
+``bubblewrap``
+    The child runs under ``bwrap`` in fresh user, pid, network, ipc, uts and cgroup
+    namespaces, as uid/gid 65534, with a new root that holds only read-only binds of the
+    system libraries and the Python installation, the submission's own copy (read-only, at
+    ``/submission``), its working folder (at ``/work``) and an empty ``/tmp``. It sees no
+    course file, no other submission, no output folder, no network, and cannot signal the
+    grader; when the grader kills it, the whole pid namespace dies with it.
+``uid``
+    Running as root without bubblewrap: the child drops to uid/gid 65534 (``nobody``) and a
+    process cap; instructor files stay out of reach only if they are not world-readable,
+    which :func:`exposed_paths` checks.
+``none``
+    Neither: the child runs as the grader's user. A warning says how to get isolation
+    (``apt-get install bubblewrap``).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import stat
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+NOBODY = 65534
+#: most processes (threads included) the child may run at once (uid mode; pid namespace
+#: otherwise)
+MAX_PROCESSES = 64
+SANDBOX_SUBMISSION = "/submission"
+SANDBOX_WORK = "/work"
+SANDBOX_GRADER = "/grader"
+ENV_DISABLE = "GRADER_ISOLATION"  # "none" forces the weakest level (for debugging only)
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How the child is isolated on this machine.
+
+    Attributes
+    ----------
+    level : {"bubblewrap", "uid", "none"}
+        The mechanism in force.
+    protections : tuple of str
+        What is protected, for ``grader doctor``.
+    missing : tuple of str
+        What is not, and how to get it.
+    """
+
+    level: str
+    protections: tuple[str, ...]
+    missing: tuple[str, ...]
+    bwrap: str | None = None
+
+    @property
+    def warning(self) -> str | None:
+        """A loud warning when isolation is reduced, else None."""
+        if self.level == "bubblewrap":
+            return None
+        return ("WARNING: reduced isolation (" + self.level + "): " + "; ".join(self.missing)
+                + ". Install bubblewrap (apt-get install bubblewrap) for full isolation.")
+
+    def command(self, child_script: Path, submission: Path, workdir: Path,
+                fds: Sequence[int]) -> list[str]:
+        """The command line that starts the child script on ``submission``."""
+        python = sys.executable
+        if self.level != "bubblewrap" or self.bwrap is None:
+            return [python, "-I", "-B", str(child_script), str(submission),
+                    *(str(fd) for fd in fds)]
+        args = [self.bwrap, "--die-with-parent", "--unshare-all", "--uid", str(NOBODY),
+                "--gid", str(NOBODY), "--hostname", "sandbox"]
+        for path in _system_paths():
+            args += _bind(path)
+        for path in _python_paths():
+            args += ["--ro-bind", str(path), str(path)]
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+                 "--ro-bind", str(submission), SANDBOX_SUBMISSION,
+                 "--bind", str(workdir), SANDBOX_WORK,
+                 "--chdir", SANDBOX_WORK]
+        for name in ("_child.py", "wire.py"):
+            args += ["--ro-bind", str(child_script.with_name(name)),
+                     f"{SANDBOX_GRADER}/{name}"]
+        args += ["--setenv", "HOME", SANDBOX_WORK, "--setenv", "TMPDIR", "/tmp", "--",
+                 python, "-I", "-B", f"{SANDBOX_GRADER}/_child.py", SANDBOX_SUBMISSION,
+                 *(str(fd) for fd in fds)]
+        return args
+
+    def prepare(self, submission: Path, workdir: Path) -> None:
+        """Make the child's folders usable by the uid it runs as."""
+        if self.level == "none":
+            return
+        for folder in (submission, workdir):
+            for path in (folder, *folder.rglob("*")):
+                mode = 0o755 if path.is_dir() else 0o644
+                os.chmod(path, mode)
+            if self.level == "uid":
+                os.chown(workdir, NOBODY, NOBODY)
+
+    def preexec(self) -> Callable[[], None] | None:
+        """What the child's process does before ``exec`` (uid mode: drop privileges)."""
+        if self.level != "uid":
+            return None
+
+        def drop() -> None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+
+        return drop
+
+
+def _bind(path: Path) -> list[str]:
+    if path.is_symlink():
+        return ["--symlink", os.readlink(path), str(path)]
+    return ["--ro-bind", str(path), str(path)]
+
+
+def _system_paths() -> list[Path]:
+    candidates = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+                  "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives"]
+    return [Path(p) for p in candidates if os.path.lexists(p)]
+
+
+@cache
+def _python_paths() -> tuple[Path, ...]:
+    """The Python installation the child needs: prefixes and site-packages, outside /usr."""
+    import numpy
+
+    paths = {Path(sys.base_prefix), Path(sys.prefix),
+             Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"]),
+             Path(sysconfig.get_paths()["platlib"]), Path(numpy.__file__).parents[1],
+             Path(sys.executable).resolve().parent.parent}
+    resolved = sorted({p.resolve() for p in paths if p.exists()})
+    kept: list[Path] = []
+    for path in resolved:  # drop what an earlier bind already covers
+        if str(path).startswith("/usr/") or any(path.is_relative_to(k) for k in kept):
+            continue
+        kept.append(path)
+    return tuple(kept)
+
+
+@cache
+def detect() -> Isolation:
+    """The best isolation this machine offers (checked once per process)."""
+    forced = os.environ.get(ENV_DISABLE, "").lower()
+    bwrap = shutil.which("bwrap")
+    if bwrap and forced != "none" and _bwrap_works(bwrap):
+        return Isolation(
+            "bubblewrap",
+            ("private mount namespace: only system libraries, Python and the submission are "
+             "visible, read-only", "no network (fresh network namespace)",
+             "separate pid namespace: no signals to the grader; the whole tree dies at the "
+             "deadline", "unprivileged uid 65534 inside a user namespace",
+             "resource limits: time, memory, file size, output"),
+            (), bwrap)
+    reason = ("bubblewrap is not installed" if not bwrap else
+              "bubblewrap is installed but cannot create namespaces here" if forced != "none"
+              else f"{ENV_DISABLE}=none")
+    if os.geteuid() == 0 and forced != "none":
+        return Isolation(
+            "uid",
+            ("unprivileged uid 65534: no signals to the grader, no writes to its files",
+             f"at most {MAX_PROCESSES} processes", "resource limits: time, memory, file size"),
+            (reason, "the child can read world-readable files and open network sockets"))
+    return Isolation(
+        "none", ("resource limits: time, memory, file size, output",),
+        (reason, "the child runs as the grader's user: it can read the course files and "
+                 "write where you can, signal the grader and open network sockets"))
+
+
+def _bwrap_works(bwrap: str) -> bool:
+    try:
+        proc = subprocess.run([bwrap, "--unshare-all", "--ro-bind", "/", "/", "--", "true"],
+                              capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return proc.returncode == 0
+
+
+def exposed_paths(paths: Iterable[Path]) -> list[Path]:
+    """The given instructor files or folders that any user can read (uid mode's weak spot)."""
+    exposed = []
+    for path in paths:
+        if not path.exists():
+            continue
+        mode = path.stat().st_mode
+        if mode & stat.S_IROTH or (path.is_dir() and mode & stat.S_IXOTH):
+            exposed.append(path)
+    return exposed
