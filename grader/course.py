@@ -75,6 +75,7 @@ class Course:
     secret: str | None
     limits: Limits
     points: Mapping[str, float] = field(default_factory=dict)
+    function_table: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def exercises(self) -> Path:
@@ -97,8 +98,15 @@ class Course:
         return self.root / "autograde_tests"
 
     def functions(self, module: str) -> list[str]:
-        """The contract functions of a module: the stub's functions that raise
-        ``NotImplementedError`` (provided code is not graded), in file order."""
+        """The contract functions of a module, in order: the ``[functions]`` table of
+        ``course.toml``, else the stub's functions that raise ``NotImplementedError``."""
+        if module in self.function_table:
+            return list(self.function_table[module])
+        return self.stub_functions(module)
+
+    def stub_functions(self, module: str) -> list[str]:
+        """The stub's functions that raise ``NotImplementedError`` (provided code is not
+        graded), in file order."""
         path = self.exercises / f"{module}.py"
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -227,4 +235,6 @@ def load_course(root: Path | None = None, *, secret: str | None = None) -> Cours
         secret=secret or os.environ.get(SECRET_ENV) or grading.get("secret"),
         limits=limits,
         points={str(k): float(v) for k, v in config.get("points", {}).items()},
+        function_table={str(k): tuple(str(f) for f in v)
+                        for k, v in config.get("functions", {}).items()},
     )

@@ -58,6 +58,10 @@ def _student_config(course: Course) -> str:
     for key, value in grading.items():
         if key != "secret":
             lines.append(f"{key} = {_toml(value)}")
+    lines += ["", "[functions]"]
+    for module in course.modules:
+        lines.append(f"{module} = [" + ", ".join(_toml(f) for f in course.functions(module))
+                     + "]")
     lines += ["", "[points]"]
     for module, functions in listing(course).items():
         for function, points in functions.items():

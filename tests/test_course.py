@@ -46,7 +46,9 @@ def test_course_modules_are_the_contracts() -> None:
 
 @pytest.mark.parametrize("module", list(CONTRACT_FUNCTIONS))
 def test_stub_functions_are_the_contracts(module: str) -> None:
-    """Does every stub define exactly the contract's functions (as NotImplementedError stubs)?"""
+    """Does every stub define exactly the contract's functions (as NotImplementedError stubs),
+    as course.toml's [functions] table lists them?"""
+    assert COURSE.stub_functions(module) == CONTRACT_FUNCTIONS[module]
     assert COURSE.functions(module) == CONTRACT_FUNCTIONS[module]
 
 
