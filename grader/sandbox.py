@@ -16,7 +16,6 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import wire
+from grader.isolation import Isolation, detect
 
 CHILD_SCRIPT = Path(__file__).with_name("_child.py")
 
@@ -102,6 +102,16 @@ class CallResult:
     seconds: float = 0.0
 
 
+def _copy_modules(source: Path, target: Path) -> None:
+    """Copy the regular ``*.py`` files of ``source`` (no links, no folders) into ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    if not source.is_dir():
+        return
+    for path in source.iterdir():
+        if path.suffix == ".py" and path.is_file() and not path.is_symlink():
+            shutil.copyfile(path, target / path.name)
+
+
 def _describe_exit(code: int | None) -> str:
     if code is None:
         return "the process stopped answering"
@@ -129,12 +139,15 @@ class Sandbox:
         Deadlines and resource limits.
     unavailable : mapping of str to str, optional
         Modules known to be unusable (unreadable file ...), with the reason given to students.
+    isolation : Isolation, optional
+        How the child is isolated (default: the best this machine offers).
     """
 
     def __init__(self, submission: Path, limits: Limits | None = None,
-                 unavailable: Mapping[str, str] | None = None) -> None:
-        self.submission = Path(submission).resolve()
+                 unavailable: Mapping[str, str] | None = None,
+                 isolation: Isolation | None = None) -> None:
         self.limits = limits or Limits()
+        self.isolation = isolation or detect()
         self.budget_left = self.limits.submission_timeout
         #: modules that cannot be called, with the reason (missing, unreadable, broken import)
         self.broken_modules: dict[str, str] = dict(unavailable or {})
@@ -146,6 +159,10 @@ class Sandbox:
         self._ids = itertools.count(1)
         self._tmp = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         self._outputs = (self._tmp / "stdout.txt", self._tmp / "stderr.txt")
+        #: the child's own copy of the submission's modules: whatever it does to them, the
+        #: originals are untouched (under bubblewrap the copy is read-only too)
+        self.submission = self._tmp / "submission"
+        _copy_modules(Path(submission), self.submission)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def __enter__(self) -> Sandbox:
@@ -181,19 +198,24 @@ class Sandbox:
             if key in os.environ:  # this machine's OpenBLAS needs them to compute correctly
                 env[key] = os.environ[key]
 
+        isolate = self.isolation.preexec()
+        self.isolation.prepare(self.submission, workdir)
+
         def set_limits() -> None:
             memory = limits.memory_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
             size = limits.file_size_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if isolate is not None:
+                isolate()
 
+        command = self.isolation.command(CHILD_SCRIPT, self.submission, workdir,
+                                         (to_child_r, from_child_w))
         with open(self._outputs[0], "wb") as out, open(self._outputs[1], "wb") as err:
             self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-B", str(CHILD_SCRIPT), str(self.submission),
-                 str(to_child_r), str(from_child_w)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=workdir, env=env,
-                pass_fds=(to_child_r, from_child_w), start_new_session=True,
+                command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=workdir,
+                env=env, pass_fds=(to_child_r, from_child_w), start_new_session=True,
                 preexec_fn=set_limits,
             )
         os.close(to_child_r)
