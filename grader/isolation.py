@@ -27,6 +27,7 @@ import stat
 import subprocess
 import sys
 import sysconfig
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -119,6 +120,74 @@ class Isolation:
         return drop
 
 
+class ProcessCap:
+    """A pids cgroup that caps how many processes one child may run (``pids.max``).
+
+    Created per child when this process may write the pids controller (cgroup v1's
+    ``/sys/fs/cgroup/pids`` or a v2 hierarchy with ``pids`` enabled); the child joins it
+    before ``exec``, so its whole tree, namespaces included, counts against the cap.
+    """
+
+    def __init__(self, root: Path, limit: int = MAX_PROCESSES) -> None:
+        self.path = root / f"grader-{os.getpid()}-{os.urandom(4).hex()}"
+        self.path.mkdir()
+        (self.path / "pids.max").write_text(str(limit))
+
+    def join(self) -> None:
+        """Move the calling process into the cgroup (called in the child before exec)."""
+        with open(self.path / "cgroup.procs", "w") as fh:
+            fh.write(str(os.getpid()))
+
+    def remove(self) -> None:
+        """Remove the cgroup once its processes are gone (they were killed)."""
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.01)
+
+    @staticmethod
+    def create(limit: int = MAX_PROCESSES) -> ProcessCap | None:
+        """A new cap, or None where no pids controller is writable here."""
+        root = _pids_root()
+        if root is None:
+            return None
+        try:
+            return ProcessCap(root, limit)
+        except OSError:
+            return None
+
+
+@cache
+def _pids_root() -> Path | None:
+    candidates = [Path("/sys/fs/cgroup/pids")]
+    unified = Path("/sys/fs/cgroup")
+    if "pids" in _read(unified / "cgroup.controllers").split():
+        candidates.append(unified)
+    for root in candidates:
+        if (root / "cgroup.procs").exists() and os.access(root, os.W_OK):
+            probe = root / f"grader-probe-{os.getpid()}"
+            try:
+                probe.mkdir()
+                ok = (probe / "pids.max").exists()
+                probe.rmdir()
+            except OSError:
+                continue
+            if ok:
+                return root
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
 def _bind(path: Path) -> list[str]:
     if path.is_symlink():
         return ["--symlink", os.readlink(path), str(path)]
@@ -154,6 +223,9 @@ def detect() -> Isolation:
     """The best isolation this machine offers (checked once per process)."""
     forced = os.environ.get(ENV_DISABLE, "").lower()
     bwrap = shutil.which("bwrap")
+    cap = (f"at most {MAX_PROCESSES} processes (pids cgroup)",) if _pids_root() else ()
+    no_cap = () if cap else ("no process cap: no writable pids cgroup here (a fork bomb "
+                             "runs until the call's deadline kills it)",)
     if bwrap and forced != "none" and _bwrap_works(bwrap):
         return Isolation(
             "bubblewrap",
@@ -161,8 +233,8 @@ def detect() -> Isolation:
              "visible, read-only", "no network (fresh network namespace)",
              "separate pid namespace: no signals to the grader; the whole tree dies at the "
              "deadline", "unprivileged uid 65534 inside a user namespace",
-             "resource limits: time, memory, file size, output"),
-            (), bwrap)
+             "resource limits: time, memory, file size, output", *cap),
+            no_cap, bwrap)
     reason = ("bubblewrap is not installed" if not bwrap else
               "bubblewrap is installed but cannot create namespaces here" if forced != "none"
               else f"{ENV_DISABLE}=none")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import wire
-from grader.isolation import Isolation, detect
+from grader.isolation import Isolation, ProcessCap, detect
 
 CHILD_SCRIPT = Path(__file__).with_name("_child.py")
 
@@ -154,6 +154,7 @@ class Sandbox:
         #: functions that ran past a deadline: not called again, each would cost another one
         self.timed_out: dict[tuple[str, str], str] = {}
         self._proc: subprocess.Popen[bytes] | None = None
+        self._cap: ProcessCap | None = None
         self._reader: wire.Reader | None = None
         self._write_fd = -1
         self._ids = itertools.count(1)
@@ -200,6 +201,8 @@ class Sandbox:
 
         isolate = self.isolation.preexec()
         self.isolation.prepare(self.submission, workdir)
+        self._cap = ProcessCap.create()
+        cap = self._cap
 
         def set_limits() -> None:
             memory = limits.memory_mb * 1024 * 1024
@@ -207,6 +210,8 @@ class Sandbox:
             size = limits.file_size_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if cap is not None:
+                cap.join()
             if isolate is not None:
                 isolate()
 
@@ -235,6 +240,9 @@ class Sandbox:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             proc.wait()
+        cap, self._cap = self._cap, None
+        if cap is not None:
+            cap.remove()
         if self._write_fd >= 0:
             os.close(self._write_fd)
             self._write_fd = -1
