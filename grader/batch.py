@@ -8,9 +8,12 @@ skips students whose valid result is already there (unless ``force``).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import multiprocessing
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -26,6 +29,7 @@ from typing import Any, TextIO
 from grader import export, results
 from grader.course import Course, TestSpec
 from grader.grading import grade_folder, warm_up
+from grader.isolation import detect, protect
 from grader.submissions import Submission, SubmissionError, discover, unpack
 
 
@@ -159,6 +163,7 @@ def _duplicate_result(shared: _Shared, student: str, sources: Sequence[Path]) ->
 def _worker_init(shared: _Shared) -> None:
     global _SHARED
     _SHARED = shared
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
 
 
 # -- the class ------------------------------------------------------------------------------------
@@ -203,9 +208,59 @@ def grade(
     stream = log or sys.stderr
     submissions = discover(paths, course.modules)
     out.mkdir(parents=True, exist_ok=True)
+    with _lock(out):
+        return _grade_locked(submissions, course, out, jobs, secret, gradescope, force, stream)
+
+
+class OutputLocked(Exception):
+    """Another ``grader grade`` is writing to the same output folder."""
+
+
+class Interrupted(Exception):
+    """Grading was stopped (Ctrl-C); what was finished is kept."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__(f"interrupted after {done} of {total} submissions")
+        self.done = done
+        self.total = total
+
+
+@contextlib.contextmanager
+def _lock(out: Path) -> Iterator[None]:
+    """Hold ``out/.grader.lock`` so that two runs cannot write one folder at once."""
+    path = out / ".grader.lock"
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            raise OutputLocked(
+                f"another `grader grade` (pid {holder}) is writing to {out}; wait for it to "
+                "finish or choose another --out") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _grade_locked(submissions: Sequence[Submission], course: Course, out: Path,
+                  jobs: int | None, secret: str | None, gradescope: bool, force: bool,
+                  stream: TextIO) -> BatchReport:
     shared = _Shared(course, course.collect(hidden=True), course.reference(), out,
                      secret if secret is not None else course.secret, gradescope)
     warm_up(shared.specs, shared.reference)
+    if detect().level == "uid":  # the child's uid must not read what decides a grade
+        for path in protect([course.solutions, course.hidden_tests, course.root / "course.toml",
+                             out]):
+            print(f"made {path} unreadable to other users (the sandbox runs as one)",
+                  file=stream)
     report = BatchReport()
     by_id: dict[str, list[Submission]] = {}
     for submission in submissions:
@@ -230,12 +285,15 @@ def grade(
         print(f"[{done}/{len(todo)}] {graded.student}: {graded.score:g}/{graded.max_score:g} "
               f"({graded.seconds:.1f} s)", file=stream, flush=True)
 
-    for item in _run(todo, shared, jobs or os.cpu_count() or 1):
-        if isinstance(item, Graded):
-            progress(item)
-        else:
-            report.failures.append(item)
-            print(f"grader failure: {item}", file=stream, flush=True)
+    try:
+        for item in _run(todo, shared, jobs or os.cpu_count() or 1):
+            if isinstance(item, Graded):
+                progress(item)
+            else:
+                report.failures.append(item)
+                print(f"grader failure: {item}", file=stream, flush=True)
+    except KeyboardInterrupt:
+        raise Interrupted(done, len(todo)) from None
     all_results = results.load_all(out)
     export.write_gradebook(all_results, course.modules, out / "gradebook.csv")
     report.graded.sort(key=lambda g: g.student)
@@ -248,8 +306,9 @@ def _run(todo: Sequence[Submission], shared: _Shared, jobs: int) -> Iterator[Gra
             yield _guarded(grade_submission, submission, shared)
         return
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context,
-                             initializer=_worker_init, initargs=(shared,)) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context,
+                               initializer=_worker_init, initargs=(shared,))
+    try:
         futures: dict[Future[Graded], Submission] = {
             pool.submit(grade_submission, s): s for s in todo}
         for future in as_completed(futures):
@@ -258,6 +317,14 @@ def _run(todo: Sequence[Submission], shared: _Shared, jobs: int) -> Iterator[Gra
                 yield future.result()
             except Exception as exc:  # a worker died: the grader failed for this student
                 yield f"{submission.student}: {type(exc).__name__}: {exc}"
+    except BaseException:
+        # Ctrl-C (or a stop): drop what has not started, stop the workers now; their
+        # sandboxes die with them, and every result already written is complete.
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        raise
+    pool.shutdown(wait=True)
 
 
 def _guarded(function: Callable[..., Graded], *args: Any) -> Graded | str:

@@ -29,6 +29,14 @@ def _usage(exc: Exception) -> click.UsageError:
     return click.UsageError(str(exc))
 
 
+def _warn_isolation() -> None:
+    from grader.isolation import detect
+
+    warning = detect().warning
+    if warning:
+        click.secho(warning, err=True, fg="red", bold=True)
+
+
 @click.group(epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="grader")
 def main() -> None:
@@ -91,12 +99,20 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, secret: st
     from grader import batch
     from grader.submissions import SubmissionError
 
+    _warn_isolation()
     try:
         loaded = load_course(course, secret=secret)
         report = batch.grade(list(submissions), course=loaded, out=out, jobs=jobs,
                              gradescope=gradescope, force=force)
     except (CourseError, SubmissionError) as exc:
         raise _usage(exc) from exc
+    except batch.OutputLocked as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(1) from None
+    except batch.Interrupted as exc:
+        click.echo(f"\n{exc}. Every result written so far is complete and kept: run the same "
+                   "command again to resume (add --force to regrade everyone).", err=True)
+        raise SystemExit(1) from None
     click.echo(report.render(loaded.modules))
     click.echo(f"results: {out}/<student>.json, gradebook: {out / 'gradebook.csv'}")
     raise SystemExit(0 if report.ok else 1)
@@ -147,3 +163,21 @@ def gradescope(submission: Path, results_file: Path, metadata: Path, course: Pat
     score = api.gradescope_run(submission=submission, results_file=results_file,
                                course=loaded, metadata=metadata)
     click.echo(f"score {score:g}; wrote {results_file}")
+
+
+@main.command(epilog=EXIT_CODES)
+def doctor() -> None:
+    """Report which protections of the sandbox are active on this machine."""
+    from grader.isolation import detect
+
+    isolation = detect()
+    click.echo(f"isolation level: {isolation.level}")
+    click.echo("active:")
+    for item in isolation.protections:
+        click.echo(f"  + {item}")
+    if isolation.missing:
+        click.echo("missing:")
+        for item in isolation.missing:
+            click.echo(f"  - {item}")
+    if isolation.warning:
+        click.echo(isolation.warning, err=True)

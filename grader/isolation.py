@@ -259,6 +259,16 @@ def _bwrap_works(bwrap: str) -> bool:
     return proc.returncode == 0
 
 
+def protect(paths: Iterable[Path]) -> list[Path]:
+    """Remove the "other" permission bits of instructor files and folders (uid mode), so the
+    child's uid cannot read them; returns what was changed."""
+    changed = []
+    for path in exposed_paths(paths):
+        os.chmod(path, stat.S_IMODE(path.stat().st_mode) & ~0o007)
+        changed.append(path)
+    return changed
+
+
 def exposed_paths(paths: Iterable[Path]) -> list[Path]:
     """The given instructor files or folders that any user can read (uid mode's weak spot)."""
     exposed = []
