@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import errno
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -47,6 +49,63 @@ class CallbackError(Exception):
     """A parent-side function called from the submission raised an error."""
 
 
+class CourseFinder(importlib.abc.MetaPathFinder):
+    """Imports course modules that a student module depends on, with a stand-in when one is
+    missing or fails to import, so one broken file costs only its own points.
+
+    The stand-in has every contract function of that module, each raising ImportError with the
+    reason; the grader replaces them with the reference where a test isolates a function. The
+    module under test itself (``top``) is always imported for real, its errors reported.
+    """
+
+    def __init__(self, submission: str) -> None:
+        self.submission = submission
+        self.course: dict[str, list[str]] = {}
+        self.top: str | None = None
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname not in self.course or fullname == self.top:
+            return None
+        real = importlib.machinery.PathFinder.find_spec(fullname, [self.submission])
+        return importlib.util.spec_from_loader(
+            fullname, FallbackLoader(real, self.course[fullname]),
+            origin=real.origin if real is not None else None)
+
+
+class FallbackLoader(importlib.abc.Loader):
+    """Runs the real module; on any failure fills it with stand-in functions instead."""
+
+    def __init__(self, real: Any, functions: list[str]) -> None:
+        self.real = real
+        self.functions = functions
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        if self.real is None:
+            reason = f"{module.__name__}.py is missing from the submission"
+        else:
+            module.__file__ = self.real.origin
+            try:
+                self.real.loader.exec_module(module)
+                return
+            except BaseException as exc:  # whatever the dependency does, it is data
+                reason = (f"{module.__name__}.py could not be imported "
+                          f"({type(exc).__name__}: {str(exc)[:200]})")
+        module.__grader_placeholder__ = True  # type: ignore[attr-defined]
+        for name in self.functions:
+            setattr(module, name, _stand_in(module.__name__, name, reason))
+
+
+def _stand_in(module: str, function: str, reason: str) -> Callable[..., Any]:
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise ImportError(f"{module}.{function} is unavailable: {reason}")
+
+    unavailable.__name__ = function
+    return unavailable
+
+
 class Child:
     """State of one child: the submission folder, its imported modules and kept values."""
 
@@ -57,6 +116,8 @@ class Child:
         self.modules: dict[str, ModuleType] = {}
         self.kept: dict[int, Any] = {}
         self._student_files: dict[tuple[str, Any], bool] = {}
+        self.finder = CourseFinder(self.submission)
+        sys.meta_path.insert(0, self.finder)
 
     # -- messages ---------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
@@ -69,6 +130,10 @@ class Child:
             op = message.get("op")
             if op == "exit":
                 return
+            if op == "course":  # the course's modules and their contract functions
+                modules = message.get("modules", {})
+                self.finder.course = {str(m): [str(f) for f in fs] for m, fs in modules.items()}
+                continue
             if op == "call":
                 self.send(self.call(message))
             else:
@@ -81,8 +146,14 @@ class Child:
         if name not in self.modules:
             if self.submission not in sys.path:
                 sys.path.insert(0, self.submission)
+            if getattr(sys.modules.get(name), "__grader_placeholder__", False):
+                del sys.modules[name]  # a stand-in for a dependency; now import it for real
             self.send({"op": "importing", "module": name})
-            self.modules[name] = importlib.import_module(name)
+            self.finder.top = name
+            try:
+                self.modules[name] = importlib.import_module(name)
+            finally:
+                self.finder.top = None
             self.send({"op": "imported", "module": name})
         return self.modules[name]
 
@@ -174,10 +245,14 @@ class Child:
         undo: list[tuple[ModuleType, str, Any]] = []
         modules = self.student_modules() if patches else []
         for module_name, function_name, callback_name in patches:
-            try:
-                source = self.module(module_name)
-            except BaseException:  # a module that cannot be imported has nothing to patch
-                continue
+            standing_in = sys.modules.get(module_name)
+            if getattr(standing_in, "__grader_placeholder__", False):
+                source = standing_in  # a dependency replaced by stand-ins: patch those
+            else:
+                try:
+                    source = self.module(module_name)
+                except BaseException:  # a module that cannot be imported has nothing to patch
+                    continue
             original = getattr(source, function_name, None)
             replacement = self.callback(callback_name)
             for module in modules:

@@ -122,7 +122,8 @@ def check(
         raise UsageError(f"no such folder: {folder}")
     selected = resolve_modules(loaded, modules, folder)
     summaries: list[FunctionSummary] = []
-    with Sandbox(folder, loaded.limits) as sandbox:
+    functions = {m: loaded.functions(m) for m in loaded.modules}
+    with Sandbox(folder, loaded.limits, course=functions) as sandbox:
         for module in selected:
             specs = loaded.collect([module], hidden=False)
             outcomes = run_tests(specs, sandbox, student="local", secret=None)

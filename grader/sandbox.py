@@ -151,13 +151,19 @@ class Sandbox:
         Modules known to be unusable (unreadable file ...), with the reason given to students.
     isolation : Isolation, optional
         How the child is isolated (default: the best this machine offers).
+    course : mapping of str to sequence of str, optional
+        The course's modules and contract functions: a module that a submission's module
+        imports but that is missing or broken is replaced by stand-ins, so the mistake costs
+        only its own points.
     """
 
     def __init__(self, submission: Path, limits: Limits | None = None,
                  unavailable: Mapping[str, str] | None = None,
-                 isolation: Isolation | None = None) -> None:
+                 isolation: Isolation | None = None,
+                 course: Mapping[str, Sequence[str]] | None = None) -> None:
         self.limits = limits or Limits()
         self.isolation = isolation or detect()
+        self.course = {m: list(fs) for m, fs in (course or {}).items()}
         self.budget_left = self.limits.submission_timeout
         #: modules that cannot be called, with the reason (missing, unreadable, broken import)
         self.broken_modules: dict[str, str] = dict(unavailable or {})
@@ -242,6 +248,8 @@ class Sandbox:
         if ready.get("op") != "ready":
             self._kill()
             raise SandboxCrash("the sandbox did not start")
+        if self.course:
+            wire.write_message(self._write_fd, {"op": "course", "modules": self.course})
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
