@@ -320,8 +320,9 @@ def _run(todo: Sequence[Submission], shared: _Shared, jobs: int) -> Iterator[Gra
     except BaseException:
         # Ctrl-C (or a stop): drop what has not started, stop the workers now; their
         # sandboxes die with them, and every result already written is complete.
+        workers = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
-        for process in list(getattr(pool, "_processes", {}).values()):
+        for process in workers:
             process.terminate()
         raise
     pool.shutdown(wait=True)
