@@ -164,6 +164,11 @@ def _worker_init(shared: _Shared) -> None:
     global _SHARED
     _SHARED = shared
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
+    signal.signal(signal.SIGTERM, _stop_worker)  # stopped: clean up sandbox and temp files
+
+
+def _stop_worker(signum: int, frame: object) -> None:
+    raise SystemExit(1)
 
 
 # -- the class ------------------------------------------------------------------------------------

@@ -4,25 +4,45 @@ The grader knows nothing about any particular course. A course is found in the c
 (or ``--course DIR``) and lays out, for each module ``m`` listed in ``course.toml``:
 ``exercises/m.py`` (the stub), ``solutions/m.py`` (the reference), ``checks/check_m.py``
 (public checks) and ``autograde_tests/test_m.py`` (hidden tests).
+
+Shared by a course's checks and tests:
+
+- ``checks/misconceptions.toml`` (or the file ``[course] misconceptions`` names): the course's
+  own misconceptions, one table per key with ``title``, ``hint`` and an optional ``symptom``.
+  `Course.collect` registers them in `grader.misconceptions.CATALOGUE` (replacing an entry of
+  the same key) before it imports any check or test; no file means none.
+- Modules in ``checks/`` besides the checks (``checks/course_helpers.py``): while
+  `Course.collect` imports check and test files, ``checks/`` is first on ``sys.path``, so
+  either kind imports them by bare name (``from course_helpers import FLOOR``). They ship to
+  students with the checks, so nothing in them may come from the reference solutions. Each
+  `Course.collect` imports them afresh and leaves ``sys.modules`` as it found it, so another
+  course's helpers of the same name never stand in for them.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.util
 import os
+import re
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from grader import misconceptions as _misconceptions
+from grader.misconceptions import Misconception
 from grader.sandbox import Limits
 from grader.testing import Marker, TestFunction
 
 SECRET_ENV = "GRADER_SECRET"
+MISCONCEPTIONS = "checks/misconceptions.toml"
+"""Default path, relative to the course folder, of the course's misconceptions."""
+_MISCONCEPTION_FIELDS = {"title": True, "hint": True, "symptom": False}  # field: required
 
 
 class CourseError(Exception):
@@ -76,6 +96,7 @@ class Course:
     limits: Limits
     points: Mapping[str, float] = field(default_factory=dict)
     function_table: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    misconceptions_file: str = MISCONCEPTIONS
 
     @property
     def exercises(self) -> Path:
@@ -115,23 +136,51 @@ class Course:
         return [node.name for node in tree.body
                 if isinstance(node, ast.FunctionDef) and _is_stub(node)]
 
+    @property
+    def misconceptions(self) -> Path:
+        """File of the course's own misconceptions (``[course] misconceptions``)."""
+        return self.root / self.misconceptions_file
+
+    def load_misconceptions(self) -> list[Misconception]:
+        """Read the course's misconceptions file (none if it does not exist).
+
+        Raises
+        ------
+        CourseError
+            If the file is not valid TOML, or an entry is not a table of non-empty strings
+            ``title``, ``hint`` and optionally ``symptom`` (and nothing else).
+        """
+        path = self.misconceptions
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return []
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise CourseError(f"cannot read the misconceptions {path}: {exc}") from exc
+        return [_misconception(path, key, entry) for key, entry in data.items()]
+
     def collect(self, modules: list[str] | None = None, *, hidden: bool) -> list[TestSpec]:
-        """Import the check files (or hidden test files) and return their tests in order."""
+        """Register the course's misconceptions, then import the check files (or hidden test
+        files) and return their tests in order."""
+        for entry in self.load_misconceptions():
+            _misconceptions.register(entry, replace=True)
         folder, prefix = (self.hidden_tests, "test_") if hidden else (self.checks, "check_")
         specs: list[TestSpec] = []
-        for module in modules or list(self.modules):
-            path = folder / f"{prefix}{module}.py"
-            if not path.is_file():
-                if hidden:
-                    raise CourseError(f"missing hidden tests {path}")
-                continue
-            loaded = _import_file(path, f"_grader_{'tests' if hidden else 'checks'}_{module}")
-            for attr, value in vars(loaded).items():
-                marker = getattr(value, "__grader_marker__", None)
-                if isinstance(marker, Marker) and marker.public != hidden:
-                    doc = (value.__doc__ or "").strip().splitlines()
-                    specs.append(TestSpec(value, module, doc[0] if doc else attr,
-                                          f"{module}::{attr}", marker))
+        with _importable(self.checks):
+            for module in modules or list(self.modules):
+                path = folder / f"{prefix}{module}.py"
+                if not path.is_file():
+                    if hidden:
+                        raise CourseError(f"missing hidden tests {path}")
+                    continue
+                kind = "tests" if hidden else "checks"
+                loaded = _import_file(path, f"_grader_{kind}_{module}")
+                for attr, value in vars(loaded).items():
+                    marker = getattr(value, "__grader_marker__", None)
+                    if isinstance(marker, Marker) and marker.public != hidden:
+                        doc = (value.__doc__ or "").strip().splitlines()
+                        specs.append(TestSpec(value, module, doc[0] if doc else attr,
+                                              f"{module}::{attr}", marker))
         return specs
 
     def reference(self) -> dict[str, ModuleType]:
@@ -139,6 +188,47 @@ class Course:
         if not self.solutions.is_dir():
             raise CourseError(f"no reference solutions at {self.solutions}")
         return load_modules(self.solutions, self.modules, prefix="_grader_reference_")
+
+
+def _misconception(path: Path, key: str, entry: object) -> Misconception:
+    """One entry of a misconceptions file, checked."""
+    where = f"{path}: [{key}]"
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        raise CourseError(f"{where}: a key is a stable identifier (letters, digits, _)")
+    if not isinstance(entry, dict):
+        raise CourseError(f"{where} must be a table with title, hint and optional symptom, "
+                          f"not a {type(entry).__name__}")
+    unknown = sorted(set(entry) - set(_MISCONCEPTION_FIELDS))
+    if unknown:
+        raise CourseError(f"{where} has unknown fields {unknown} (allowed: title, hint, "
+                          "symptom)")
+    for name, required in _MISCONCEPTION_FIELDS.items():
+        value = entry.get(name)
+        if (value is None and required) or (value is not None and not (
+                isinstance(value, str) and value.strip())):
+            raise CourseError(f"{where}: {name} must be a non-empty string")
+    return Misconception(key, entry["title"], entry["hint"], entry.get("symptom", ""))
+
+
+@contextlib.contextmanager
+def _importable(folder: Path) -> Iterator[None]:
+    """Within the block, the modules of ``folder`` import by bare name (and load from there,
+    not from an earlier import); afterwards ``sys.modules`` holds what it held before."""
+    names = {p.stem for p in folder.glob("*.py")} | {
+        p.parent.name for p in folder.glob("*/__init__.py")}
+    saved = {name: sys.modules.pop(name, None) for name in names}
+    entry = str(folder)
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(entry)
+        for name, previous in saved.items():
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
 
 
 def _is_stub(node: ast.FunctionDef) -> bool:
@@ -222,6 +312,10 @@ def load_course(root: Path | None = None, *, secret: str | None = None) -> Cours
     modules = tuple(course.get("modules", ()))
     if not modules:
         raise CourseError(f"{config_path} lists no modules ([course] modules = [...])")
+    misconceptions = course.get("misconceptions", MISCONCEPTIONS)
+    if not isinstance(misconceptions, str) or not misconceptions:
+        raise CourseError(f"{config_path}: [course] misconceptions must be a path relative to "
+                          "the course folder")
     limits = Limits(
         call_timeout=float(grading.get("call_timeout", Limits.call_timeout)),
         submission_timeout=float(grading.get("submission_timeout", Limits.submission_timeout)),
@@ -237,4 +331,5 @@ def load_course(root: Path | None = None, *, secret: str | None = None) -> Cours
         points={str(k): float(v) for k, v in config.get("points", {}).items()},
         function_table={str(k): tuple(str(f) for f in v)
                         for k, v in config.get("functions", {}).items()},
+        misconceptions_file=misconceptions,
     )

@@ -20,8 +20,10 @@ Three levels, the best available chosen by :func:`detect`:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
+import signal
 import shutil
 import stat
 import subprocess
@@ -129,6 +131,7 @@ class ProcessCap:
     """
 
     def __init__(self, root: Path, limit: int = MAX_PROCESSES) -> None:
+        _remove_stale(root)
         self.path = root / f"grader-{os.getpid()}-{os.urandom(4).hex()}"
         self.path.mkdir()
         (self.path / "pids.max").write_text(str(limit))
@@ -139,9 +142,12 @@ class ProcessCap:
             fh.write(str(os.getpid()))
 
     def remove(self) -> None:
-        """Remove the cgroup once its processes are gone (they were killed)."""
-        for _ in range(50):
+        """Kill whatever still runs in the cgroup, then remove it."""
+        for _ in range(200):
             try:
+                for pid in (self.path / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(int(pid), signal.SIGKILL)
                 self.path.rmdir()
                 return
             except FileNotFoundError:
@@ -159,6 +165,15 @@ class ProcessCap:
             return ProcessCap(root, limit)
         except OSError:
             return None
+
+
+def _remove_stale(root: Path) -> None:
+    """Remove empty caps left by grader processes that were killed before cleaning up."""
+    for path in root.glob("grader-*-*"):
+        owner = path.name.split("-")[1]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            with contextlib.suppress(OSError):
+                path.rmdir()
 
 
 @cache
