@@ -23,8 +23,8 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
-import signal
 import shutil
+import signal
 import stat
 import subprocess
 import sys
