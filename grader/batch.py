@@ -173,7 +173,7 @@ def _stop_worker(signum: int, frame: object) -> None:
 
 # -- the class ------------------------------------------------------------------------------------
 def grade(
-    paths: Sequence[Path],
+    paths: Sequence[Path | Submission],
     *,
     course: Course,
     out: Path,
@@ -188,8 +188,9 @@ def grade(
 
     Parameters
     ----------
-    paths : sequence of Path
-        Submissions (folders, zips, notebooks) or folders of them.
+    paths : sequence of Path or Submission
+        Submissions (folders, zips, notebooks) or folders of them; a ``Submission`` names
+        its student explicitly (as in nbgrader's ``submitted/<student>/<assignment>``).
     course : Course
         The course, with hidden tests and reference solutions.
     out : Path
@@ -211,7 +212,8 @@ def grade(
         A path does not exist or holds no submission (a usage error).
     """
     stream = log or sys.stderr
-    submissions = discover(paths, course.modules)
+    submissions = [p for p in paths if isinstance(p, Submission)]
+    submissions += discover([p for p in paths if not isinstance(p, Submission)], course.modules)
     out.mkdir(parents=True, exist_ok=True)
     with _lock(out):
         return _grade_locked(submissions, course, out, jobs, secret, gradescope, force, stream)

@@ -80,8 +80,7 @@ def list_(course: Path | None) -> None:
 @main.command(epilog=EXIT_CODES.replace("(check: every public check passed)",
                                         "(every submission got a result, whatever its score)")
               .replace("(check: some check failed)", "(the grader itself failed)"))
-@click.argument("submissions", nargs=-1, required=True,
-                type=click.Path(path_type=Path, exists=False))
+@click.argument("submissions", nargs=-1, type=click.Path(path_type=Path, exists=False))
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Output folder for <student>.json, gradebook.csv, ...")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
@@ -92,18 +91,37 @@ def list_(course: Path | None) -> None:
 @click.option("--gradescope", is_flag=True,
               help="Also write <student>.gradescope.json in Gradescope's results.json format.")
 @click.option("--force", is_flag=True, help="Regrade students that already have a result.")
+@click.option("--nbgrader-course", type=click.Path(path_type=Path, file_okay=False),
+              help="An nbgrader course folder: grade its submitted/<student>/<assignment>/ "
+                   "(when no SUBMISSIONS are given) and write the scores into its gradebook.")
+@click.option("--assignment", help="The nbgrader assignment (default: the course's).")
 @course_option
 def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, secret: str | None,
-          gradescope: bool, force: bool, course: Path | None) -> None:
+          gradescope: bool, force: bool, nbgrader_course: Path | None,
+          assignment: str | None, course: Path | None) -> None:
     """Grade SUBMISSIONS (folders, .zip or .ipynb files, or folders of them) into --out."""
-    from grader import batch
-    from grader.submissions import SubmissionError
+    from grader import batch, nbgrader
+    from grader.results import load_all
+    from grader.submissions import Submission, SubmissionError
 
     _warn_isolation()
     try:
         loaded = load_course(course, secret=secret)
-        report = batch.grade(list(submissions), course=loaded, out=out, jobs=jobs,
+        entries: list[Path | Submission] = list(submissions)
+        name = assignment or loaded.assignment
+        if nbgrader_course is not None and not entries:
+            entries += nbgrader.submissions(nbgrader_course, name)
+        if not entries:
+            raise click.UsageError("give SUBMISSIONS to grade, or --nbgrader-course")
+        report = batch.grade(entries, course=loaded, out=out, jobs=jobs,
                              gradescope=gradescope, force=force)
+        if nbgrader_course is not None:
+            graded = {g.student for g in report.graded}
+            count = nbgrader.write_gradebook(
+                nbgrader_course, name,
+                [r for r in load_all(out) if r["student"] in graded])
+            click.echo(f"nbgrader gradebook: {count} grades written to "
+                       f"{nbgrader_course / 'gradebook.db'}", err=True)
     except (CourseError, SubmissionError) as exc:
         raise _usage(exc) from exc
     except batch.OutputLocked as exc:
@@ -181,3 +199,26 @@ def doctor() -> None:
             click.echo(f"  - {item}")
     if isolation.warning:
         click.echo(isolation.warning, err=True)
+
+
+@main.group()
+def nbgrader() -> None:
+    """The nbgrader bridge: source notebooks for an nbgrader course."""
+
+
+@nbgrader.command("generate", epilog=EXIT_CODES)
+@click.option("--course", "nb_course", type=click.Path(path_type=Path, file_okay=False),
+              required=True, help="The nbgrader course folder (source/ goes in it).")
+@click.option("--assignment", help="Assignment name (default: the course's).")
+@click.option("--from", "source", type=click.Path(path_type=Path, file_okay=False),
+              help="This grader course (default: the current folder or its parents).")
+def nbgrader_generate(nb_course: Path, assignment: str | None, source: Path | None) -> None:
+    """Write nbgrader source notebooks (one per module) into COURSE/source/ASSIGNMENT/."""
+    from grader.nbgrader import generate
+
+    try:
+        written = generate(load_course(source), nb_course, assignment)
+    except CourseError as exc:
+        raise _usage(exc) from exc
+    for path in written:
+        click.echo(f"wrote {path}")

@@ -119,7 +119,11 @@ def unpack(submission: Submission, modules: Sequence[str]) -> Unpacked:
     if suffix == ".zip":
         return _pick(_zip_files(path), modules, f"{path.name}")
     if path.is_dir():
-        return _pick(_folder_files(path), modules, f"{path.name}/")
+        found = _pick(_folder_files(path), modules, f"{path.name}/")
+        notebooks = sorted(p for p in path.glob("*.ipynb") if p.is_file())
+        if not found.modules and not found.problems and notebooks:
+            return _from_notebooks(notebooks, modules)  # e.g. nbgrader: a notebook per module
+        return found
     raise SubmissionError(f"{path.name} is not a folder, .zip or .ipynb")
 
 
@@ -265,6 +269,26 @@ def _from_notebook(path: Path, modules: Sequence[str]) -> Unpacked:
     return notebook_modules(notebook["cells"], modules)
 
 
+def _from_notebooks(paths: Sequence[Path], modules: Sequence[str]) -> Unpacked:
+    """Merge the modules of several notebooks (the first notebook holding a module wins)."""
+    merged = Unpacked()
+    for path in paths:
+        try:
+            found = _from_notebook(path, modules)
+        except SubmissionError as exc:
+            merged.notes.append(str(exc))
+            continue
+        for module, source in found.modules.items():
+            merged.modules.setdefault(module, source)
+        for module, problem in found.problems.items():
+            merged.problems.setdefault(module, problem)
+    for module in merged.modules:
+        merged.problems.pop(module, None)
+    if not merged.modules and not merged.problems:
+        merged.notes.append("no module cells found in the notebooks")
+    return merged
+
+
 def notebook_modules(cells: Sequence[object], modules: Sequence[str]) -> Unpacked:
     """Gather each module's code from notebook cells.
 
@@ -292,12 +316,13 @@ def notebook_modules(cells: Sequence[object], modules: Sequence[str]) -> Unpacke
             metadata = cell.get("metadata")
             nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
             grade_id = nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
+            if isinstance(nbgrader, dict) and nbgrader.get("grade") and \
+                    not nbgrader.get("solution"):
+                continue  # an autograder test cell: the grader's, not the student's code
             if isinstance(grade_id, str):
-                match = re.match(r"^([A-Za-z_]\w*?)(?:[-_.:].*)?$", grade_id)
                 candidates = [m for m in modules
                               if grade_id == m or re.match(rf"^{m}[-_.:]", grade_id)]
                 module = max(candidates, key=len) if candidates else None
-                del match
         if module is not None:
             parts.setdefault(module, []).append(text)
     result = Unpacked()
