@@ -2,87 +2,25 @@
 
 import numpy as np
 
-from grader import compare, gradcheck, misconceptions
-from grader.misconceptions import Misconception
-from grader.testing import CheckFailed, Context, graded
+from grader import gradcheck
+from grader.testing import Context, graded
 
-for _m in (
-    Misconception(
-        "relu_prime_at_zero", "relu'(0) is 0, not 1",
-        "The contract defines relu'(z) = 1 if z > 0 else 0, so relu'(0) = 0: compare with "
-        "z > 0, not z >= 0.", "is 1 where z == 0"),
-    Misconception(
-        "sigmoid_sign", "sigmoid(-z) instead of sigmoid(z)",
-        "sigma(z) = 1 / (1 + exp(-z)), with a minus sign in the exponent: sigma(z) > 1/2 for "
-        "z > 0 and sigma(z) -> 1 as z -> +inf.", "is sigmoid(-z)"),
-    Misconception(
-        "softmax_wrong_axis", "Softmax over the wrong axis",
-        "Softmax treats each row of a (N, C) batch on its own: every max and sum runs over the "
-        "last axis (axis=-1, keepdims=True), in softmax (so each row sums to 1) and in its "
-        "backward pass (sum(ds * s) per row).",
-        "sums over the wrong axis (axis 0, across examples, instead of the last axis)"),
-    Misconception(
-        "softmax_global_max", "One max for the whole batch",
-        "Subtract each row's own maximum, np.max(z, axis=-1, keepdims=True): a single max of "
-        "the whole array pushes the rows of a smaller scale to exp(-huge) = 0, then 0 / 0.",
-        "is what subtracting the max of the whole array gives"),
-    Misconception(
-        "softmax_jacobian_diagonal", "Only the diagonal of the softmax Jacobian",
-        "Every s_i depends on every z_k: ds_i/dz_k = s_i (delta_ik - s_k). So "
-        "dz = s * (ds - sum(ds * s, axis=-1, keepdims=True)), not s * (1 - s) * ds.",
-        "is s (1 - s) ds, the diagonal terms only"),
-    Misconception(
-        "bias_not_through_w2", "First bias not passed through the second layer",
-        "W2 (W1 a + b1) + b2 = (W2 W1) a + (W2 b1 + b2): b1 goes through W2 like everything "
-        "else, so b = W2 @ b1 + b2.", "leaves b1 out of b or adds it without W2"),
-):
-    misconceptions.register(_m, replace=True)
+from course_helpers import FLOOR, softmax_backward_variants, softmax_normalised_where
 
 # Scalars (one example) and arrays; z of about this spread reaches both tails of the sigmoid.
 SCALE = 4.0
-
-# Entries of a gradient below FLOOR are compared by their absolute error: a central difference
-# resolves about 1e-11 absolute, which is a large relative error on a tiny entry (a saturated
-# sigmoid). Measured on the reference over thousands of random inputs, the largest relative
-# error with this floor is ~2e-7, against SMOOTH_TOL = 1e-6; a real mistake gives 1e-2 or more.
-FLOOR = 1e-4
-
-
-def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
-                      variants: dict[str, object] | None = None,
-                      tol: float = gradcheck.SMOOTH_TOL,
-                      floor: float = FLOOR) -> None:
-    """``ctx.expect_gradient`` that also names a catalogued mistake (via ``variants``)."""
-    result = gradcheck.check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
-    if not result.ok:
-        raise CheckFailed(result.message, misconceptions.diagnose(
-            analytic, numeric, variants=variants, name=what))
-    ctx.passed()
-
-
-def expect_close_as(ctx: Context, actual: object, expected: object, *, key: str,
-                    observation: str, rtol: float, atol: float, what: str) -> None:
-    """``ctx.expect_close`` whose failure is diagnosed as the misconception ``key``, for a
-    mistake recognised by a property of the output rather than by its values."""
-    result = compare.compare(actual, expected, rtol=rtol, atol=atol, name=what)
-    if not result.ok:
-        raise CheckFailed(result.message, misconceptions.diagnosis_for(key, observation))
-    ctx.passed()
 
 
 def expect_softmax(ctx: Context, out: object, expected: np.ndarray, *, what: str,
                    variants: dict[str, object] | None = None, atol: float = 1e-15) -> None:
     """Compare a softmax output; one normalised over another axis (or the whole array) is
     recognised by its sums."""
-    arr = np.asarray(out) if isinstance(out, np.ndarray) else None
-    if arr is not None and arr.shape == expected.shape and arr.ndim >= 2 \
-            and np.isfinite(arr).all():
-        rows_ok = np.allclose(arr.sum(axis=-1), 1.0, rtol=0.0, atol=1e-9)
-        for axis, where in ((0, "down each column (axis 0)"), (None, "over the whole array")):
-            if not rows_ok and np.allclose(arr.sum(axis=axis), 1.0, rtol=0.0, atol=1e-9):
-                expect_close_as(ctx, out, expected, key="softmax_wrong_axis", rtol=1e-9,
-                                atol=atol, what=what,
-                                observation=f"{what} sums to 1 {where}, not along each row.")
+    where = None
+    if isinstance(out, np.ndarray) and out.shape == expected.shape and np.isfinite(out).all():
+        where = softmax_normalised_where(out)
+    if where is not None:
+        ctx.expect_close(out, expected, rtol=1e-9, atol=atol, misconception="softmax_wrong_axis",
+                         what=f"{what} (it sums to 1 {where}, not along each row)")
     ctx.expect_close(out, expected, rtol=1e-9, atol=atol, what=what, variants=variants)
 
 
@@ -139,8 +77,8 @@ def test_sigmoid_prime_numerical(ctx: Context) -> None:
     with ctx.isolated("sigmoid"):
         out = ctx.student.sigmoid_prime(z)
     numeric = gradcheck.elementwise_derivative(ctx.ref.sigmoid, z)
-    expect_derivative(ctx, out, numeric, what="sigmoid_prime(z)",
-                      variants={"activation_instead_of_derivative": ctx.ref.sigmoid(z)})
+    ctx.expect_gradient(out, numeric, what="sigmoid_prime(z)", floor=FLOOR,
+                        variants={"activation_instead_of_derivative": ctx.ref.sigmoid(z)})
     big = extreme_logits()
     with ctx.isolated("sigmoid"):
         out = ctx.student.sigmoid_prime.options(errstate="raise")(big)
@@ -241,11 +179,8 @@ def test_softmax_backward_matches_reference(ctx: Context) -> None:
     s = ctx.ref.softmax(ctx.rng.normal(0.0, 2.0, size=(4, 6)))
     ds = ctx.rng.normal(0.0, 1.0, size=(4, 6))
     out = ctx.student.softmax_backward(s, ds)
-    wrong_axis = s * (ds - np.sum(ds * s, axis=0, keepdims=True))
     ctx.expect_close(out, ctx.ref.softmax_backward(s, ds), rtol=1e-9, atol=1e-14,
-                     what="softmax_backward(s, ds)",
-                     variants={"softmax_jacobian_diagonal": s * (1.0 - s) * ds,
-                               "softmax_wrong_axis": wrong_axis})
+                     what="softmax_backward(s, ds)", variants=softmax_backward_variants(s, ds))
     ctx.expect_unchanged()
     ctx.expect_fresh()
 
@@ -259,8 +194,8 @@ def test_softmax_backward_numerical(ctx: Context) -> None:
         s = ctx.ref.softmax(z)
         out = ctx.student.softmax_backward(s, ds)
         numeric = gradcheck.numerical_vjp(ctx.ref.softmax, z, ds)
-        expect_derivative(ctx, out, numeric, what=f"softmax_backward(s, ds), shape {shape}",
-                          variants={"softmax_jacobian_diagonal": s * (1.0 - s) * ds})
+        ctx.expect_gradient(out, numeric, what=f"softmax_backward(s, ds), shape {shape}",
+                            floor=FLOOR, variants=softmax_backward_variants(s, ds))
         ctx.expect_unchanged()
 
 

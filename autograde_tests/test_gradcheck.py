@@ -8,46 +8,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from grader import misconceptions
-from grader.misconceptions import Misconception
 from grader.sandbox import StudentError
 from grader.testing import Context, graded
 
-for _m in (
-    Misconception(
-        "one_sided_difference", "One-sided instead of central difference",
-        "Use the central difference (f(x + eps e_i) - f(x - eps e_i)) / (2 eps): its error is "
-        "of order eps^2, that of (f(x + eps e_i) - f(x)) / eps of order eps.",
-        "is the one-sided difference (f(x + eps e_i) - f(x)) / eps"),
-    Misconception(
-        "central_difference_factor", "Central difference divided by eps, not 2 eps",
-        "The points x + eps e_i and x - eps e_i are 2 eps apart: divide "
-        "f(x + eps e_i) - f(x - eps e_i) by 2 * eps.", "is twice the central difference"),
-    Misconception(
-        "eps_ignored", "The eps argument is ignored",
-        "Use the step the caller passes, numerical_gradient(f, x, eps): do not hard-code "
-        "1e-5 inside the function.", "is what the default step 1e-5 gives"),
-    Misconception(
-        "relative_error_mean", "Mean instead of max of the entrywise errors",
-        "relative_error is the largest entrywise error, max_i |a_i - b_i| / max(1e-8, |a_i| + "
-        "|b_i|): one wrong entry must show, not be averaged away.",
-        "is the mean of the entrywise errors"),
-    Misconception(
-        "relative_error_no_floor", "No floor in the denominator",
-        "Divide by max(1e-8, |a_i| + |b_i|): where both entries are 0 the plain sum gives "
-        "0 / 0 = NaN (np.maximum(1e-8, np.abs(a) + np.abs(b))).", "is NaN where both are 0"),
-    Misconception(
-        "relative_error_denominator", "Wrong denominator in the relative error",
-        "The denominator is the sum of the magnitudes, max(1e-8, |a_i| + |b_i|), not their "
-        "maximum or |b_i| alone.", "uses another denominator"),
-    Misconception(
-        "gradcheck_absolute_floor", "Round-off flagged as a bug",
-        "A numerical gradient is only good to about 1e-10 absolutely, so a tiny gradient entry "
-        "can have a large relative error even when backward is right: flag a parameter only "
-        "when relative_error > 1e-5 and max |analytic - numerical| > 1e-7.",
-        "flags a correct gradient whose entries are tiny"),
-):
-    misconceptions.register(_m, replace=True)
+from course_helpers import relative_error_variants
 
 EPS = 1e-5
 
@@ -140,17 +104,6 @@ def test_numerical_gradient_leaves_x_unchanged(ctx: Context) -> None:
 
 
 # -- relative_error --------------------------------------------------------------------------
-def relative_variants(a: np.ndarray, b: np.ndarray) -> dict[str, object]:
-    diff = np.abs(a - b)
-    with np.errstate(all="ignore"):
-        return {
-            "relative_error_mean": float(np.mean(diff / np.maximum(1e-8, np.abs(a) + np.abs(b)))),
-            "relative_error_no_floor": float(np.max(diff / (np.abs(a) + np.abs(b)))),
-            "relative_error_denominator": float(np.max(
-                diff / np.maximum(1e-8, np.maximum(np.abs(a), np.abs(b))))),
-        }
-
-
 def gradient_pair(ctx: Context, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """An "analytic" and a "numerical" gradient: close, with errors of every size, some
     entries both 0 and some below the floor 1e-8."""
@@ -173,7 +126,7 @@ def test_relative_error_matches_reference(ctx: Context) -> None:
             b.flat[ctx.rng.integers(7)] *= 1.0 + 1e-3  # no sign flip here: the max is < 1
         ctx.expect_close(ctx.student.relative_error(a, b), ctx.ref.relative_error(a, b),
                          rtol=1e-9, atol=1e-15, what=f"relative_error(a, b) for shape {shape}",
-                         variants=relative_variants(a, b))
+                         variants=relative_error_variants(a, b))
         ctx.expect_unchanged()
 
 
@@ -190,7 +143,7 @@ def test_relative_error_edge_cases(ctx: Context) -> None:
     for what, x, y in cases:
         ctx.expect_close(ctx.student.relative_error(x, y), ctx.ref.relative_error(x, y),
                          rtol=1e-9, atol=1e-15, what=f"relative_error(a, b) for {what}",
-                         variants=relative_variants(x, y) if x.size else None)
+                         variants=relative_error_variants(x, y) if x.size else None)
 
 
 # -- find_buggy_parameters -------------------------------------------------------------------
@@ -206,7 +159,7 @@ class Problem:
         self.mlp = ctx.reference("mlp")
         self.options = {"hidden": hidden, "output": output, "loss": loss}
         self.bugs: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
-        seed = int(ctx.rng.integers(2**62))
+        seed = ctx.seed()
         for attempt in range(50):
             rng = np.random.default_rng([seed, attempt])
             params = self.mlp.init_params(sizes, rng)

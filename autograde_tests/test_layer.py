@@ -7,72 +7,18 @@ too noisy to grade on; backward_loops and backward are graded on their values al
 
 import numpy as np
 
-from grader import gradcheck, misconceptions
-from grader.misconceptions import Misconception
-from grader.testing import CheckFailed, Context, graded
+from grader import gradcheck
+from grader.testing import Context, graded
 
-for _m in (
-    Misconception(
-        "bias_forgotten", "Bias left out",
-        "z = w a_prev + b: add the bias before the squash, a = sigma(z).",
-        "is what z = w a_prev (no bias) gives"),
-    Misconception(
-        "cost_with_half", "Cost with a factor 1/2",
-        "This course's cost has no 1/2: C0 = (a - y)^2, so dC0/da = 2(a - y). (Books that use "
-        "(a - y)^2 / 2 get dC0/da = a - y instead.)", "is half the expected cost"),
-    Misconception(
-        "layer_cost_mean", "Mean over the neurons instead of the sum",
-        "C0 = sum_j (a_j - y_j)^2 adds up the squared errors of the n_L output neurons of one "
-        "example: use np.sum, not np.mean (there is nothing to average here).",
-        "is the expected cost divided by n_L, the number of neurons"),
-    Misconception(
-        "cost_not_summed", "Cost not summed over the neurons",
-        "C0 = sum_j (a_j - y_j)^2 is one number per example: add up the squared errors of the "
-        "n_L outputs with np.sum and return a float.",
-        "is the array of squared errors (a_j - y_j)^2, not their sum"),
-    Misconception(
-        "da_prev_not_summed", "dC0/da_prev keeps one neuron's term only",
-        "a_k^(L-1) reaches the cost through every neuron j of layer L, so the paths add up: "
-        "dC0/da_k = sum_j w_jk sigma'(z_j) 2(a_j - y_j). In loops accumulate with +=, starting "
-        "from zeros; vectorized, da_prev = W.T @ delta.",
-        "holds the term of one neuron j only (assigned in the loop instead of added up)"),
-):
-    misconceptions.register(_m, replace=True)
+from course_helpers import FLOOR
 
 SIGMOIDS = ("activations.sigmoid", "activations.sigmoid_prime")
 LAYER = ("forward", "cost", "backward_loops", "backward")
-
-# Entries of a gradient below FLOOR are compared by their absolute error: a central difference
-# resolves about 1e-11 absolute, which is a large relative error on a tiny entry (a saturated
-# sigmoid). Measured on the reference over thousands of random inputs, the largest relative
-# error with this floor is ~2e-7, against SMOOTH_TOL = 1e-6; a real mistake gives 1e-2 or more.
-FLOOR = 1e-4
 
 
 def others(function: str) -> tuple[str, ...]:
     """Every graded function ``function`` may call, to be replaced by the reference."""
     return SIGMOIDS + tuple(f for f in LAYER if f != function)
-
-
-def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
-                      variants: dict[str, object] | None = None,
-                      tol: float = gradcheck.SMOOTH_TOL,
-                      floor: float = FLOOR) -> None:
-    """``ctx.expect_gradient`` that also names a catalogued mistake (via ``variants``)."""
-    result = gradcheck.check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
-    if not result.ok:
-        raise CheckFailed(result.message, misconceptions.diagnose(
-            analytic, numeric, variants=variants, name=what))
-    ctx.passed()
-
-
-def entry(out: object, key: str) -> object:
-    """``out[key]``, or a failed check saying the key is missing."""
-    if not isinstance(out, dict) or key not in out:
-        raise CheckFailed(f"the result should be a dict with the key {key!r}, got "
-                          f"{type(out).__name__}"
-                          + (f" with keys {sorted(out)}" if isinstance(out, dict) else ""))
-    return out[key]
 
 
 def layer_inputs(ctx: Context, n_out: int, n_in: int) -> tuple[np.ndarray, ...]:
@@ -166,92 +112,75 @@ def test_cost(ctx: Context) -> None:
     ctx.expect_unchanged()
 
 
-# -- backward_loops --------------------------------------------------------------------------
+# -- backward_loops, backward ----------------------------------------------------------------
+def expect_reference(ctx: Context, function: str, shape: tuple[int, int], *, what: str = "",
+                     unchanged: bool = True, fresh: bool = False) -> None:
+    """``function`` (backward_loops or backward) matches the reference for W of ``shape``."""
+    args = layer_inputs(ctx, *shape)
+    with ctx.isolated(*others(function)):
+        out = getattr(ctx.student, function)(*args)
+    if unchanged:
+        ctx.expect_unchanged()
+    ctx.expect_close(out, getattr(ctx.ref, function)(*args), rtol=1e-9, atol=1e-12,
+                     what=f"{function}(W, b, a_prev, y){what}",
+                     variants=backward_variants(ctx, *args))
+    if fresh:
+        ctx.expect_fresh()
+
+
+def expect_numerical(ctx: Context, function: str, shape: tuple[int, int]) -> None:
+    """``function`` agrees with finite differences of C0 for W of ``shape``."""
+    args = layer_inputs(ctx, *shape)
+    with ctx.isolated(*others(function)):
+        out = getattr(ctx.student, function)(*args)
+    variants = backward_variants(ctx, *args)
+    for key, value in numerical_grads(ctx, *args).items():
+        ctx.expect_gradient(ctx.entry(out, key), value, what=f"{function}(...)[{key!r}]",
+                            floor=FLOOR, variants={k: v[key] for k, v in variants.items()})
+
+
 @graded("backward_loops", points=2, visibility="after_published")
 def test_backward_loops_matches_reference(ctx: Context) -> None:
     """backward_loops matches the reference for W of shape (3, 5)"""
     for _ in range(2):
-        args = layer_inputs(ctx, 3, 5)
-        with ctx.isolated(*others("backward_loops")):
-            out = ctx.student.backward_loops(*args)
-        ctx.expect_unchanged()
-        ctx.expect_close(out, ctx.ref.backward_loops(*args), rtol=1e-9, atol=1e-12,
-                         what="backward_loops(W, b, a_prev, y)",
-                         variants=backward_variants(ctx, *args))
+        expect_reference(ctx, "backward_loops", (3, 5))
 
 
 @graded("backward_loops", points=1, visibility="hidden")
 def test_backward_loops_numerical(ctx: Context) -> None:
     """backward_loops agrees with finite differences of C0 for W of shape (4, 3)"""
-    args = layer_inputs(ctx, 4, 3)
-    with ctx.isolated(*others("backward_loops")):
-        out = ctx.student.backward_loops(*args)
-    variants = backward_variants(ctx, *args)
-    for key, value in numerical_grads(ctx, *args).items():
-        expect_derivative(ctx, entry(out, key), value, what=f"backward_loops(...)[{key!r}]",
-                          variants={k: v[key] for k, v in variants.items()})
+    expect_numerical(ctx, "backward_loops", (4, 3))
 
 
 @graded("backward_loops", points=1, visibility="hidden")
 def test_backward_loops_shapes(ctx: Context) -> None:
     """backward_loops handles a square W, one neuron (1, 4) and one input (5, 1)"""
     for shape in [(4, 4), (1, 4), (5, 1)]:
-        args = layer_inputs(ctx, *shape)
-        with ctx.isolated(*others("backward_loops")):
-            out = ctx.student.backward_loops(*args)
-        ctx.expect_unchanged()
-        ctx.expect_close(out, ctx.ref.backward_loops(*args), rtol=1e-9, atol=1e-12,
-                         what=f"backward_loops(W, b, a_prev, y) for W of shape {shape}",
-                         variants=backward_variants(ctx, *args))
-        ctx.expect_fresh()
+        expect_reference(ctx, "backward_loops", shape, what=f" for W of shape {shape}",
+                         fresh=True)
 
 
-# -- backward --------------------------------------------------------------------------------
 @graded("backward", points=2, visibility="after_published")
 def test_backward_matches_reference(ctx: Context) -> None:
     """backward matches the reference for W of shape (3, 5)"""
     for _ in range(2):
-        args = layer_inputs(ctx, 3, 5)
-        with ctx.isolated(*others("backward")):
-            out = ctx.student.backward(*args)
-        ctx.expect_unchanged()
-        ctx.expect_close(out, ctx.ref.backward(*args), rtol=1e-9, atol=1e-12,
-                         what="backward(W, b, a_prev, y)",
-                         variants=backward_variants(ctx, *args))
+        expect_reference(ctx, "backward", (3, 5))
 
 
 @graded("backward", points=1, visibility="hidden")
 def test_backward_numerical(ctx: Context) -> None:
     """backward agrees with finite differences of C0 for W of shape (2, 6)"""
-    args = layer_inputs(ctx, 2, 6)
-    with ctx.isolated(*others("backward")):
-        out = ctx.student.backward(*args)
-    variants = backward_variants(ctx, *args)
-    for key, value in numerical_grads(ctx, *args).items():
-        expect_derivative(ctx, entry(out, key), value, what=f"backward(...)[{key!r}]",
-                          variants={k: v[key] for k, v in variants.items()})
+    expect_numerical(ctx, "backward", (2, 6))
 
 
 @graded("backward", points=1, visibility="after_published")
 def test_backward_square(ctx: Context) -> None:
     """backward uses W[j, k] as the weight from k to j: dW[j, k] = delta_j a_k (square W)"""
-    args = layer_inputs(ctx, 4, 4)
-    with ctx.isolated(*others("backward")):
-        out = ctx.student.backward(*args)
-    ctx.expect_close(out, ctx.ref.backward(*args), rtol=1e-9, atol=1e-12,
-                     what="backward(W, b, a_prev, y) for a square W",
-                     variants=backward_variants(ctx, *args))
+    expect_reference(ctx, "backward", (4, 4), what=" for a square W", unchanged=False)
 
 
 @graded("backward", points=1, visibility="hidden")
 def test_backward_shapes(ctx: Context) -> None:
     """backward returns new float64 arrays for one neuron (1, 4) and one input (5, 1)"""
     for shape in [(1, 4), (5, 1)]:
-        args = layer_inputs(ctx, *shape)
-        with ctx.isolated(*others("backward")):
-            out = ctx.student.backward(*args)
-        ctx.expect_unchanged()
-        ctx.expect_close(out, ctx.ref.backward(*args), rtol=1e-9, atol=1e-12,
-                         what=f"backward(W, b, a_prev, y) for W of shape {shape}",
-                         variants=backward_variants(ctx, *args))
-        ctx.expect_fresh()
+        expect_reference(ctx, "backward", shape, what=f" for W of shape {shape}", fresh=True)

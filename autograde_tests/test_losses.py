@@ -1,47 +1,20 @@
 """Hidden tests of losses.py: the batch squared error, its gradient, one-hot, cross-entropy."""
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
-from grader import gradcheck, misconceptions
-from grader.misconceptions import Misconception
-from grader.testing import CheckFailed, Context, graded
+from grader import gradcheck
+from grader.testing import Context, graded
 
-for _m in (
-    Misconception(
-        "half_in_cost", "A 1/2 in the cost",
-        "This course's cost has no 1/2: C_k = sum_j (a_j - y_j)^2, the batch cost is the mean "
-        "of C_k, and dC/dA = 2 (A - Y) / N.", "is half the expected cost"),
-    Misconception(
-        "mean_over_all_entries", "Mean over every entry instead of over the examples",
-        "Sum the squared errors over the outputs j of each example, then average over the N "
-        "examples: np.mean(np.sum((A - Y) ** 2, axis=1)). np.mean((A - Y) ** 2) also divides "
-        "by the number of outputs (and so does a gradient 2 (A - Y) / A.size).",
-        "is the expected value divided by the number of outputs per example"),
-):
-    misconceptions.register(_m, replace=True)
-if "softmax_wrong_axis" not in misconceptions.CATALOGUE:  # shared with activations
-    misconceptions.register(Misconception(
-        "softmax_wrong_axis", "Softmax over the wrong axis",
-        "Each row of a (N, C) batch is one example's distribution: take the max and the sum "
-        "over the last axis, np.sum(e, axis=-1, keepdims=True), so every row sums to 1.",
-        "is normalised over the wrong axis (columns sum to 1, not rows)"))
+from course_helpers import FLOOR
 
 # What softmax_cross_entropy may call: replaced by the reference while it is graded.
 HELPERS = ("losses.one_hot", "activations.softmax")
 # Batch shapes (N, C): N > 2, N != C, C != 2, so that a factor N, a factor C, a factor 2 and a
 # transpose are all told apart.
 SHAPES = [(7, 3), (5, 4), (6, 10)]
-
-
-def expect_gradient(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
-                    floor: float = 1e-4) -> None:
-    """``ctx.expect_gradient`` with a larger floor of the relative error's denominator: the
-    central difference's round-off (about 1e-11 |f|) must not fail an entry that is merely
-    tiny, and a real mistake shows on the large entries."""
-    result = gradcheck.check_gradient(analytic, numeric, floor=floor, name=what)
-    if not result.ok:
-        raise CheckFailed(result.message)
-    ctx.passed()
 
 
 def batch(ctx: Context, n: int, c: int) -> tuple[np.ndarray, np.ndarray]:
@@ -64,16 +37,24 @@ def ce_wrong_axis(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.nda
 
 
 # -- sse -------------------------------------------------------------------------------------
+def expect_batches(ctx: Context, function: str, *, atol: float,
+                   variants: Callable[[Any, int], dict[str, Any]]) -> None:
+    """``function`` (sse or sse_grad) matches the reference on a random batch of each shape
+    of SHAPES; ``variants(expected, C)`` gives what each mistake would return."""
+    for n, c in SHAPES:
+        A, Y = batch(ctx, n, c)
+        expected = getattr(ctx.ref, function)(A, Y)
+        ctx.expect_close(getattr(ctx.student, function)(A, Y), expected, rtol=1e-9, atol=atol,
+                         what=f"{function}(A, Y) for A of shape {A.shape}", batch_size=n,
+                         variants=variants(expected, c))
+
+
 @graded("sse", points=1.5, visibility="visible")
 def test_sse_matches_reference(ctx: Context) -> None:
     """sse matches the reference on random batches"""
-    for n, c in SHAPES:
-        A, Y = batch(ctx, n, c)
-        expected = ctx.ref.sse(A, Y)
-        ctx.expect_close(ctx.student.sse(A, Y), expected, rtol=1e-9, atol=1e-12,
-                         what=f"sse(A, Y) for A of shape {A.shape}", batch_size=n,
-                         variants={"half_in_cost": expected / 2,
-                                   "mean_over_all_entries": expected / c})
+    expect_batches(ctx, "sse", atol=1e-12,
+                   variants=lambda expected, c: {"half_in_cost": expected / 2,
+                                                 "mean_over_all_entries": expected / c})
 
 
 @graded("sse", points=0.5, visibility="after_published")
@@ -90,12 +71,8 @@ def test_sse_properties(ctx: Context) -> None:
 @graded("sse_grad", points=1, visibility="after_published")
 def test_sse_grad_matches_reference(ctx: Context) -> None:
     """sse_grad is 2 (A - Y) / N on random batches"""
-    for n, c in SHAPES:
-        A, Y = batch(ctx, n, c)
-        expected = ctx.ref.sse_grad(A, Y)
-        ctx.expect_close(ctx.student.sse_grad(A, Y), expected, rtol=1e-9, atol=1e-14,
-                         what=f"sse_grad(A, Y) for A of shape {A.shape}", batch_size=n,
-                         variants={"mean_over_all_entries": expected / c})
+    expect_batches(ctx, "sse_grad", atol=1e-14,
+                   variants=lambda expected, c: {"mean_over_all_entries": expected / c})
 
 
 @graded("sse_grad", points=0.5, visibility="after_published")
@@ -104,7 +81,7 @@ def test_sse_grad_numerical(ctx: Context) -> None:
     A, Y = batch(ctx, 5, 3)
     grad = ctx.student.sse_grad(A, Y)
     numeric = gradcheck.numerical_gradient(lambda a: ctx.ref.sse(a, Y), A)
-    expect_gradient(ctx, grad, numeric, what="sse_grad(A, Y)")
+    ctx.expect_gradient(grad, numeric, what="sse_grad(A, Y)", floor=FLOOR)
 
 
 @graded("sse_grad", points=0.5, visibility="hidden")
@@ -155,7 +132,7 @@ def test_softmax_cross_entropy_numerical(ctx: Context) -> None:
         _, dlogits = ctx.student.softmax_cross_entropy(logits, labels)
     numeric = gradcheck.numerical_gradient(
         lambda z: ctx.ref.softmax_cross_entropy(z, labels)[0], logits)
-    expect_gradient(ctx, dlogits, numeric, what="dlogits")
+    ctx.expect_gradient(dlogits, numeric, what="dlogits", floor=FLOOR)
 
 
 @graded("softmax_cross_entropy", points=1.5, visibility="after_published")

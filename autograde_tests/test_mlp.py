@@ -10,41 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from grader import compare, gradcheck, misconceptions
-from grader.misconceptions import Misconception
+from grader import gradcheck
 from grader.sandbox import StudentError
-from grader.testing import CheckFailed, Context, graded
+from grader.testing import Context, graded
 
-for _m in (
-    Misconception(
-        "init_scale", "Wrong scale of the initial weights",
-        "Draw W_l with standard deviation 1/sqrt(n_{l-1}), the fan-in: "
-        "rng.normal(0.0, 1.0 / np.sqrt(n_prev), size=(n_l, n_prev)) (the second argument of "
-        "rng.normal is the standard deviation, not the variance).",
-        "is what another standard deviation gives"),
-    Misconception(
-        "output_activation", "Wrong activation on the output layer",
-        "The hidden layers use `hidden` and the last layer uses `output`: for l = L apply the "
-        "output activation (sigmoid or softmax) to Z_L, and only to Z_L.",
-        "is what the network gives with the wrong activation on the last layer"),
-    Misconception(
-        "output_derivative_skipped", "The output activation's derivative skipped",
-        "backward starts from dC/dA_L, the gradient with respect to the output after its "
-        "activation: the top layer needs dZ_L = dA_L * act'(Z_L) (softmax_backward for "
-        "softmax) like every other layer.",
-        "is what backward gives when it treats dout as dC/dZ_L"),
-    Misconception(
-        "ce_double_softmax", "Softmax derivative applied twice",
-        "softmax_cross_entropy's dlogits is already dC/dZ_L: send it through the top affine "
-        "layer directly (affine_backward(dlogits, A_{L-1}, W_L)), not through "
-        "softmax_backward again.", "is what passing dlogits through softmax_backward gives"),
-    Misconception(
-        "gradient_vector_order", "Gradient vector in the wrong order",
-        "Build the vector in the slides' order, [W1, b1, W2, b2, ...] (W_l then b_l for "
-        "l = 1, 2, ...), whatever the order of the keys in the dict (and sorted() puts 'W2' "
-        "before 'b1').", "holds the right numbers in another order"),
-):
-    misconceptions.register(_m, replace=True)
+from course_helpers import FLOOR
 
 ACTIVATIONS = ("activations.sigmoid", "activations.sigmoid_prime", "activations.relu",
                "activations.relu_prime", "activations.softmax", "activations.softmax_backward")
@@ -53,21 +23,6 @@ RTOL, ATOL = 1e-9, 1e-13
 # N = 7 examples: different from every layer width, so a transpose or a missing mean shows.
 N = 7
 CONFIGS = [([5, 4, 3], "sigmoid", "sigmoid"), ([4, 6, 5, 3], "relu", "softmax")]
-
-
-def expect_gradient(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
-                    floor: float = 1e-4) -> None:
-    """``ctx.expect_gradient`` with a larger floor of the relative error's denominator: the
-    central difference's round-off (about 1e-11 |f|) must not fail an entry that is merely
-    tiny, and a real mistake shows on the large entries."""
-    result = gradcheck.check_gradient(analytic, numeric, floor=floor, name=what)
-    if not result.ok:
-        raise CheckFailed(result.message)
-    ctx.passed()
-
-
-def seed(ctx: Context) -> int:
-    return int(ctx.rng.integers(2**62))
 
 
 def network(ctx: Context, sizes: list[int], hidden: str = "sigmoid", output: str = "sigmoid",
@@ -89,37 +44,6 @@ def network(ctx: Context, sizes: list[int], hidden: str = "sigmoid", output: str
 def targets(ctx: Context, n: int, classes: int, loss: str) -> np.ndarray:
     labels = ctx.rng.integers(0, classes, size=n)
     return labels if loss == "ce" else np.eye(classes)[labels]
-
-
-def attempts(ctx: Context, tries: list[Callable[[], Any]], expected: Any, *, what: str,
-             rtol: float = RTOL, atol: float = ATOL, variants: dict[str, Any] | None = None,
-             batch_size: int | None = None) -> None:
-    """Pass if one of the student calls in ``tries`` returns ``expected``; else fail with the
-    first one's error or difference.
-
-    The first try is the isolated call; later ones give a student whose own intermediate format
-    differs from the documented one (the cache) a second chance with their own pieces.
-    """
-    first: tuple[str, Any] | None = None
-    for number, attempt in enumerate(tries):
-        try:
-            value = attempt()
-        except StudentError as exc:
-            if exc.not_implemented and number == 0:
-                raise
-            first = first or ("error", exc)
-            continue
-        if compare.compare(value, expected, rtol=rtol, atol=atol).ok:
-            ctx.expect_unchanged()
-            ctx.passed()
-            return
-        first = first or ("value", value)
-    assert first is not None
-    kind, found = first
-    if kind == "error":
-        raise found
-    ctx.expect_close(found, expected, rtol=rtol, atol=atol, what=what, variants=variants,
-                     batch_size=batch_size)
 
 
 def manual_backward(activations: Any, params: dict[str, np.ndarray],
@@ -152,7 +76,7 @@ def manual_backward(activations: Any, params: dict[str, np.ndarray],
 def test_init_params_matches_reference(ctx: Context) -> None:
     """init_params draws the reference's weights from the same rng (std 1/sqrt(fan-in))"""
     for sizes in ([5, 4, 3], [4, 6, 5, 3]):
-        s = seed(ctx)
+        s = ctx.seed()
         expected = ctx.ref.init_params(sizes, np.random.default_rng(s))
         wrong_scale = {k: v / np.sqrt(v.shape[1]) if k[0] == "W" else v
                        for k, v in expected.items()}
@@ -166,7 +90,7 @@ def test_init_params_matches_reference(ctx: Context) -> None:
 def test_init_params_deterministic(ctx: Context) -> None:
     """init_params gives the same parameters for the same rng state, others for another"""
     sizes = [3, 5, 2]
-    s = seed(ctx)
+    s = ctx.seed()
     first = ctx.student.init_params(sizes, np.random.default_rng(s))
     again = ctx.student.init_params(sizes, np.random.default_rng(s))
     ctx.expect_close(again, first, rtol=0.0, atol=1e-300,
@@ -226,7 +150,7 @@ def test_affine_backward_numerical(ctx: Context) -> None:
         (result[1], "dW", gradcheck.numerical_vjp(lambda w: forward(A_prev, w, b), W, dZ)),
         (result[2], "db", gradcheck.numerical_vjp(lambda c: forward(A_prev, W, c), b, dZ)),
     ):
-        expect_gradient(ctx, got, numeric, what=what)
+        ctx.expect_gradient(got, numeric, what=what, floor=FLOOR)
 
 
 @graded("affine_backward", points=0.5, visibility="hidden")
@@ -315,9 +239,12 @@ def test_backward_matches_reference(ctx: Context) -> None:
             "activation_instead_of_derivative": manual_backward(act, params, cache, dout,
                                                                 derivative="activation"),
         }
-        attempts(ctx, student_backward_tries(ctx, params, X, dout, hidden, output), expected,
-                 what=f"backward(params, cache, dout) for {hidden}/{output} sizes {sizes}",
-                 variants=variants, batch_size=N)
+        what = f"backward(params, cache, dout) for {hidden}/{output} sizes {sizes}"
+        ctx.expect_any(student_backward_tries(ctx, params, X, dout, hidden, output),
+                       lambda out, expected=expected, variants=variants, what=what:
+                       ctx.expect_close(out, expected, rtol=RTOL, atol=ATOL, what=what,
+                                        variants=variants, batch_size=N))
+        ctx.expect_unchanged()
 
 
 @graded("backward", points=1, visibility="after_published")
@@ -326,34 +253,20 @@ def test_backward_numerical(ctx: Context) -> None:
     sizes, hidden, output = [4, 5, 3], "sigmoid", "softmax"
     params, X = network(ctx, sizes, hidden, output)
     dout = ctx.rng.normal(0.0, 1.0, size=(N, sizes[-1])) / N
-    directions = seed(ctx)
+    directions = ctx.seed()
 
-    def check(grads: Any) -> gradcheck.GradCheck:
+    def expect_directional(grads: Any) -> None:
         def weighted_output(p: dict[str, np.ndarray]) -> float:
             return float(np.sum(dout * ctx.ref.forward(p, X, hidden, output)[0]))
 
-        return gradcheck.check_directional(weighted_output, params,
-                                           grads if isinstance(grads, dict) else {},
-                                           np.random.default_rng(directions))
+        result = gradcheck.check_directional(weighted_output, params,
+                                             grads if isinstance(grads, dict) else {},
+                                             np.random.default_rng(directions))
+        ctx.expect(result.ok, "backward(params, cache, dout) disagrees with finite differences "
+                   f"of sum(dout * out):\n{result.message}")
 
-    first: Any = None
-    for number, attempt in enumerate(student_backward_tries(ctx, params, X, dout, hidden,
-                                                            output)):
-        try:
-            result = check(attempt())
-        except StudentError as exc:
-            if exc.not_implemented and number == 0:
-                raise
-            first = first or exc
-            continue
-        if result.ok:
-            ctx.passed()
-            return
-        first = first or result
-    if isinstance(first, StudentError):
-        raise first
-    ctx.fail("backward(params, cache, dout) disagrees with finite differences of "
-             f"sum(dout * out):\n{first.message}")
+    ctx.expect_any(student_backward_tries(ctx, params, X, dout, hidden, output),
+                   expect_directional)
 
 
 # -- loss_and_grads --------------------------------------------------------------------------
@@ -377,8 +290,11 @@ def loss_and_grads_case(ctx: Context, sizes: list[int], hidden: str, output: str
         with ctx.isolated(*ACTIVATIONS, *LOSSES, "mlp.affine_forward", "mlp.affine_backward"):
             return ctx.student.loss_and_grads(params, X, Y, hidden, output, loss)
 
-    attempts(ctx, [isolated, own_forward_backward], expected, variants=variants, batch_size=N,
-             what=f"loss_and_grads(params, X, Y, {hidden!r}, {output!r}, {loss!r})")
+    what = f"loss_and_grads(params, X, Y, {hidden!r}, {output!r}, {loss!r})"
+    ctx.expect_any([isolated, own_forward_backward],
+                   lambda out: ctx.expect_close(out, expected, rtol=RTOL, atol=ATOL, what=what,
+                                                variants=variants, batch_size=N))
+    ctx.expect_unchanged()
 
 
 @graded("loss_and_grads", points=1, visibility="after_published")

@@ -4,76 +4,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from grader import gradcheck, misconceptions
-from grader.misconceptions import Misconception
-from grader.testing import CheckFailed, Context, graded
+from grader import gradcheck
+from grader.testing import Context, graded
 
-for _m in (
-    Misconception(
-        "bias_forgotten", "Bias left out",
-        "z = w a_prev + b: add the bias before the squash, a = sigma(z).",
-        "is what z = w a_prev (no bias) gives"),
-    Misconception(
-        "cost_averaged", "Cost averaged over the examples",
-        "cost(a, y) works elementwise: one cost (a_k - y_k)^2 per example, an array of the "
-        "shape of a. Averaging over the examples comes later (average_gradient).",
-        "is the mean of the expected per-example costs"),
-    Misconception(
-        "cost_with_half", "Cost with a factor 1/2",
-        "This course's cost has no 1/2: C0 = (a - y)^2, so dC0/da = 2(a - y). (Books that use "
-        "(a - y)^2 / 2 get dC0/da = a - y instead.)", "is half the expected cost"),
-    Misconception(
-        "dw_da_prev_swapped", "w and a_prev swapped",
-        "z = w a_prev + b, so dz/dw = a_prev (what the weight multiplies) and dz/da_prev = w: "
-        "dC0/dw = a_prev sigma'(z) 2(a - y) and dC0/da_prev = w sigma'(z) 2(a - y).",
-        "has dC0/dw and dC0/da_prev swapped"),
-    Misconception(
-        "chain_missing_weight", "Weight left out of the backward message",
-        "Going back one layer multiplies by the weight too: dC0/da^(l-1) = w^(l) sigma'(z^(l)) "
-        "dC0/da^(l), since z^(l) = w^(l) a^(l-1) + b^(l).",
-        "is what passing sigma'(z) dC0/da back without w gives"),
-    Misconception(
-        "chain_wrong_activation", "The layer's output where its input belongs",
-        "dC0/dw^(l) = a^(l-1) sigma'(z^(l)) dC0/da^(l): the weight multiplies the activation "
-        "coming in from layer l-1, not the layer's own output a^(l).",
-        "uses a^(l) where a^(l-1) belongs"),
-):
-    misconceptions.register(_m, replace=True)
+from course_helpers import FLOOR
 
 SIGMOIDS = ("activations.sigmoid", "activations.sigmoid_prime")
 NEURON = ("forward", "cost", "chain_factors", "backward")
-
-# Entries of a gradient below FLOOR are compared by their absolute error: a central difference
-# resolves about 1e-11 absolute, which is a large relative error on a tiny entry (a saturated
-# sigmoid). Measured on the reference over thousands of random inputs, the largest relative
-# error with this floor is ~2e-7, against SMOOTH_TOL = 1e-6; a real mistake gives 1e-2 or more.
-FLOOR = 1e-4
 
 
 def others(function: str) -> tuple[str, ...]:
     """Every graded function ``function`` may call, to be replaced by the reference."""
     return SIGMOIDS + tuple(f for f in NEURON if f != function)
-
-
-def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
-                      variants: dict[str, object] | None = None,
-                      tol: float = gradcheck.SMOOTH_TOL,
-                      floor: float = FLOOR) -> None:
-    """``ctx.expect_gradient`` that also names a catalogued mistake (via ``variants``)."""
-    result = gradcheck.check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
-    if not result.ok:
-        raise CheckFailed(result.message, misconceptions.diagnose(
-            analytic, numeric, variants=variants, name=what))
-    ctx.passed()
-
-
-def entry(out: object, key: str) -> object:
-    """``out[key]``, or a failed check saying the key is missing."""
-    if not isinstance(out, dict) or key not in out:
-        raise CheckFailed(f"the result should be a dict with the key {key!r}, got "
-                          f"{type(out).__name__}"
-                          + (f" with keys {sorted(out)}" if isinstance(out, dict) else ""))
-    return out[key]
 
 
 def neuron_inputs(ctx: Context, n: int) -> tuple[np.ndarray, ...]:
@@ -95,6 +37,13 @@ def mistaken_backward(ctx: Context, w: object, b: object, a_prev: object, y: obj
     if swapped:
         dw, da_prev = da_prev, dw
     return {"dw": dw, "db": delta, "da_prev": da_prev}
+
+
+def backward_variants(ctx: Context, *args: object) -> dict[str, object]:
+    """What backward(w, b, a_prev, y) gives under each of its classic mistakes."""
+    sigmoid = ctx.reference("activations").sigmoid
+    return {"activation_instead_of_derivative": mistaken_backward(ctx, *args, prime=sigmoid),
+            "dw_da_prev_swapped": mistaken_backward(ctx, *args, swapped=True)}
 
 
 # -- forward ---------------------------------------------------------------------------------
@@ -167,11 +116,11 @@ def test_chain_factors_product(ctx: Context) -> None:
     w, b, a_prev, y = neuron_inputs(ctx, 5)
     with ctx.isolated(*others("chain_factors")):
         out = ctx.student.chain_factors(w, b, a_prev, y)
-    product = np.asarray(entry(out, "dz_dw")) * np.asarray(entry(out, "da_dz")) \
-        * np.asarray(entry(out, "dC_da"))
+    product = np.asarray(ctx.entry(out, "dz_dw")) * np.asarray(ctx.entry(out, "da_dz")) \
+        * np.asarray(ctx.entry(out, "dC_da"))
     numeric = gradcheck.elementwise_derivative(
         lambda w_: ctx.ref.cost(ctx.ref.forward(w_, b, a_prev)[1], y), w)
-    expect_derivative(ctx, product, numeric, what="dz_dw * da_dz * dC_da")
+    ctx.expect_gradient(product, numeric, what="dz_dw * da_dz * dC_da", floor=FLOOR)
     args = tuple(float(v[0]) for v in (w, b, a_prev, y))
     with ctx.isolated(*others("chain_factors")):
         out = ctx.student.chain_factors(*args)
@@ -183,7 +132,6 @@ def test_chain_factors_product(ctx: Context) -> None:
 @graded("backward", points=1, visibility="after_published")
 def test_backward_matches_reference(ctx: Context) -> None:
     """backward matches the reference for arrays of one entry per example"""
-    act = ctx.reference("activations")
     w, b, a_prev, y = neuron_inputs(ctx, 8)
     for args in [(w, b, a_prev, y), (float(w[0]), float(b[0]), a_prev, y)]:
         with ctx.isolated(*others("backward")):
@@ -191,11 +139,7 @@ def test_backward_matches_reference(ctx: Context) -> None:
         ctx.expect_unchanged()
         ctx.expect_close(out, ctx.ref.backward(*args), rtol=1e-9, atol=1e-12,
                          what="backward(w, b, a_prev, y)",
-                         variants={
-                             "activation_instead_of_derivative":
-                                 mistaken_backward(ctx, *args, prime=act.sigmoid),
-                             "dw_da_prev_swapped": mistaken_backward(ctx, *args, swapped=True),
-                         })
+                         variants=backward_variants(ctx, *args))
         ctx.expect_fresh()
 
 
@@ -215,24 +159,20 @@ def test_backward_numerical(ctx: Context) -> None:
             lambda v: ref.cost(ref.forward(w, b, v)[1], y), a_prev),
     }
     for key, value in numeric.items():
-        expect_derivative(ctx, entry(out, key), value, what=f"backward(...)[{key!r}]")
+        ctx.expect_gradient(ctx.entry(out, key), value, what=f"backward(...)[{key!r}]",
+                            floor=FLOOR)
 
 
 @graded("backward", points=1, visibility="after_published")
 def test_backward_scalars(ctx: Context) -> None:
     """backward works on Python floats (one example) and returns numbers"""
-    act = ctx.reference("activations")
     for _ in range(2):
         args = tuple(float(v) for v in ctx.rng.normal(0.0, 1.5, size=4))
         with ctx.isolated(*others("backward")):
             out = ctx.student.backward(*args)
         ctx.expect_close(out, ctx.ref.backward(*args), rtol=1e-9, atol=1e-12,
                          what="backward(w, b, a_prev, y) for floats",
-                         variants={
-                             "activation_instead_of_derivative":
-                                 mistaken_backward(ctx, *args, prime=act.sigmoid),
-                             "dw_da_prev_swapped": mistaken_backward(ctx, *args, swapped=True),
-                         })
+                         variants=backward_variants(ctx, *args))
 
 
 # -- average_gradient ------------------------------------------------------------------------
@@ -265,11 +205,11 @@ def test_average_gradient_numerical(ctx: Context) -> None:
 
     numeric = gradcheck.numerical_gradient(mean_cost, np.array([w, b]))
     for i, key in enumerate(("dw", "db")):
-        value = entry(out, key)
+        value = ctx.entry(out, key)
         if np.ndim(value) == 0:
             value = float(value)
-        expect_derivative(ctx, value, numeric[i], what=f"average_gradient(...)[{key!r}]",
-                          variants={"sum_instead_of_mean": 5 * numeric[i]})
+        ctx.expect_gradient(value, numeric[i], what=f"average_gradient(...)[{key!r}]",
+                            variants={"sum_instead_of_mean": 5 * numeric[i]}, floor=FLOOR)
 
 
 # -- chain_backward --------------------------------------------------------------------------
@@ -333,8 +273,8 @@ def test_chain_backward_numerical(ctx: Context) -> None:
     }
     variants = chain_variants(ctx, *args)
     for key, value in numeric.items():
-        expect_derivative(ctx, entry(out, key), value, what=f"chain_backward(...)[{key!r}]",
-                          variants={k: v[key] for k, v in variants.items()})
+        ctx.expect_gradient(ctx.entry(out, key), value, what=f"chain_backward(...)[{key!r}]",
+                            variants={k: v[key] for k, v in variants.items()}, floor=FLOOR)
 
 
 @graded("chain_backward", points=1, visibility="hidden")

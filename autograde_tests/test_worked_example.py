@@ -5,71 +5,19 @@ Every comparison uses the contract's tolerance, float64 reference at rtol 1e-6, 
 
 import numpy as np
 
-from grader import gradcheck, misconceptions
-from grader.misconceptions import Misconception
-from grader.testing import CheckFailed, Context, graded
+from grader import gradcheck
+from grader.testing import Context, graded
 
-for _m in (
-    Misconception(
-        "slide_indexing", "The course's W[j, k] layout where the slide's indexing belongs",
-        "In this exercise W[i, j] is the weight from x_{i+1} to h_{j+1} and V[i, j] = "
-        "v_{i+1,j+1}: z = x @ W, y_in = h @ V (y1_in = v11 h1 + v21 h2), dL/dV = outer(h, "
-        "delta) and dL/dh = V @ delta.", "is what the transposed weights give"),
-    Misconception(
-        "sigma_prime_missing", "sigma' left out",
-        "Every sigmoid on the way back contributes its derivative: dL/dy_in = 2(y - t) y (1 - y) "
-        "at the output, and dL/dz = dL/dh h (1 - h) at the hidden layer.",
-        "is what leaving out the sigmoid's derivative gives"),
-    Misconception(
-        "sigma_prime_of_output", "sigma' applied to the output y",
-        "sigma'(y_in) = sigma(y_in) (1 - sigma(y_in)) = y (1 - y): y is already sigma(y_in), so "
-        "use y (1 - y) and do not squash y again.",
-        "is 2(y - t) sigma'(y), not 2(y - t) y (1 - y)"),
-    Misconception(
-        "slide_vector_order", "Weights in the wrong order for the slide",
-        "The slide lists the weights into each hidden unit, then V row by row: "
-        "concat(dW.T.ravel(), dV.ravel()) = [dw11, dw21, dw12, dw22, dv11, dv12, dv21, dv22].",
-        "has the right numbers in another order"),
-    Misconception(
-        "loss_halved", "Loss divided by 2",
-        "L = (y1 - t1)^2 + (y2 - t2)^2: a plain sum over the two outputs, with no mean over "
-        "them (np.sum, not np.mean) and no factor 1/2.", "is half the expected loss"),
-    Misconception(
-        "cost_not_summed", "Cost not summed over the neurons",
-        "C0 = sum_j (a_j - y_j)^2 is one number per example: add up the squared errors of the "
-        "n_L outputs with np.sum and return a float.",
-        "is the array of squared errors (a_j - y_j)^2, not their sum"),
-):
-    misconceptions.register(_m, replace=True)
+from course_helpers import FLOOR, ROW_MAJOR_ORDER
 
 RTOL, ATOL = 1e-6, 1e-12  # the contract's tolerance
 FUNCTIONS = ("forward", "loss", "output_deltas", "grad_V", "grad_h", "gradient_vector",
              "batch_gradient")
-# concat(dW.ravel(), dV.ravel()) taken from the slide's concat(dW.T.ravel(), dV.ravel())
-ROW_MAJOR_ORDER = [0, 2, 1, 3, 4, 5, 6, 7]
-
-# Entries of a gradient below FLOOR are compared by their absolute error: a central difference
-# resolves about 1e-11 absolute, which is a large relative error on a tiny entry (a saturated
-# hidden unit: dL/dw ~ 1e-6 for example 1). Measured on the reference over thousands of random
-# inputs, the largest relative error with this floor is ~2e-7, against SMOOTH_TOL = 1e-6; a
-# real mistake gives 1e-2 or more.
-FLOOR = 1e-4
 
 
 def others(function: str) -> tuple[str, ...]:
     """Every graded function ``function`` may call, to be replaced by the reference."""
     return ("activations.sigmoid", *(f for f in FUNCTIONS if f != function))
-
-
-def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
-                      variants: dict[str, object] | None = None,
-                      tol: float = gradcheck.SMOOTH_TOL, floor: float = FLOOR) -> None:
-    """``ctx.expect_gradient`` that also names a catalogued mistake (via ``variants``)."""
-    result = gradcheck.check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
-    if not result.ok:
-        raise CheckFailed(result.message, misconceptions.diagnose(
-            analytic, numeric, variants=variants, name=what))
-    ctx.passed()
 
 
 def slide(ctx: Context) -> tuple[np.ndarray, ...]:
@@ -182,8 +130,8 @@ def test_output_deltas_random(ctx: Context) -> None:
     sigmoid = ctx.reference("activations").sigmoid
     y_in = np.log(y / (1.0 - y))
     numeric = gradcheck.numerical_gradient(lambda v: ctx.ref.loss(sigmoid(v), t), y_in)
-    expect_derivative(ctx, out, numeric, what="output_deltas(y, t)",
-                      variants=output_delta_variants(ctx, y, t))
+    ctx.expect_gradient(out, numeric, what="output_deltas(y, t)", floor=FLOOR,
+                        variants=output_delta_variants(ctx, y, t))
 
 
 # -- grad_V ----------------------------------------------------------------------------------
@@ -263,7 +211,8 @@ def test_gradient_vector_random(ctx: Context) -> None:
                             t)
 
     numeric = gradcheck.numerical_gradient(loss, np.concatenate([W.T.ravel(), V.ravel()]))
-    expect_derivative(ctx, out, numeric, what="gradient_vector(x, t, W, V)", variants=variants)
+    ctx.expect_gradient(out, numeric, what="gradient_vector(x, t, W, V)", floor=FLOOR,
+                        variants=variants)
 
 
 # -- batch_gradient --------------------------------------------------------------------------

@@ -2,63 +2,14 @@
 
 import numpy as np
 
-from grader import gradcheck, misconceptions
-from grader.misconceptions import Misconception
-from grader.testing import CheckFailed, Context, public
+from grader import gradcheck
+from grader.testing import Context, public
 
-for _m in (
-    Misconception(
-        "relu_prime_at_zero", "relu'(0) is 0, not 1",
-        "The contract defines relu'(z) = 1 if z > 0 else 0, so relu'(0) = 0: compare with "
-        "z > 0, not z >= 0.", "is 1 where z == 0"),
-    Misconception(
-        "sigmoid_sign", "sigmoid(-z) instead of sigmoid(z)",
-        "sigma(z) = 1 / (1 + exp(-z)), with a minus sign in the exponent: sigma(z) > 1/2 for "
-        "z > 0 and sigma(z) -> 1 as z -> +inf.", "is sigmoid(-z)"),
-    Misconception(
-        "softmax_wrong_axis", "Softmax over the wrong axis",
-        "Softmax treats each row of a (N, C) batch on its own: every max and sum runs over the "
-        "last axis (axis=-1, keepdims=True), in softmax (so each row sums to 1) and in its "
-        "backward pass (sum(ds * s) per row).",
-        "sums over the wrong axis (axis 0, across examples, instead of the last axis)"),
-    Misconception(
-        "softmax_global_max", "One max for the whole batch",
-        "Subtract each row's own maximum, np.max(z, axis=-1, keepdims=True): a single max of "
-        "the whole array pushes the rows of a smaller scale to exp(-huge) = 0, then 0 / 0.",
-        "is what subtracting the max of the whole array gives"),
-    Misconception(
-        "softmax_jacobian_diagonal", "Only the diagonal of the softmax Jacobian",
-        "Every s_i depends on every z_k: ds_i/dz_k = s_i (delta_ik - s_k). So "
-        "dz = s * (ds - sum(ds * s, axis=-1, keepdims=True)), not s * (1 - s) * ds.",
-        "is s (1 - s) ds, the diagonal terms only"),
-    Misconception(
-        "bias_not_through_w2", "First bias not passed through the second layer",
-        "W2 (W1 a + b1) + b2 = (W2 W1) a + (W2 b1 + b2): b1 goes through W2 like everything "
-        "else, so b = W2 @ b1 + b2.", "leaves b1 out of b or adds it without W2"),
-):
-    misconceptions.register(_m, replace=True)
+from course_helpers import FLOOR, softmax_backward_variants, softmax_normalised_where
 
 # Moderate logits (|z| <= 5), where the textbook formulas are exact enough to serve as values.
 MODERATE = np.array([0.0, 0.5, -0.5, 2.0, -2.0, 5.0, -5.0])
 EXTREME = np.array([-1e4, -1e3, -710.0, -50.0, 0.0, 50.0, 710.0, 1e3, 1e4])
-
-# Entries of a gradient below FLOOR are compared by their absolute error: a central difference
-# resolves about 1e-11 absolute, which is a large relative error on a tiny entry (a saturated
-# sigmoid). Measured on the reference over thousands of random inputs, the largest relative
-# error with this floor is ~2e-7, against SMOOTH_TOL = 1e-6; a real mistake gives 1e-2 or more.
-FLOOR = 1e-4
-
-
-def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
-                      variants: dict[str, object] | None = None,
-                      tol: float = gradcheck.SMOOTH_TOL,
-                      floor: float = FLOOR) -> None:
-    """``ctx.expect_gradient`` that also names a catalogued mistake (via ``variants``)."""
-    result = gradcheck.check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
-    if not result.ok:
-        raise CheckFailed(result.message, misconceptions.diagnose(
-            analytic, numeric, variants=variants, name=what))
-    ctx.passed()
 
 
 def expect_array(ctx: Context, out: object, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -77,10 +28,10 @@ def expect_rows_sum_to_one(ctx: Context, s: np.ndarray, what: str) -> None:
     """Each row of ``s`` sums to 1; a sum over another axis is named."""
     sums = np.sum(s, axis=-1)
     if not np.allclose(sums, 1.0, rtol=0.0, atol=1e-9):
-        for axis, where in ((0, "down each column (axis 0)"), (None, "over the whole array")):
-            if s.ndim >= 2 and np.allclose(np.sum(s, axis=axis), 1.0, rtol=0.0, atol=1e-9):
-                ctx.fail(f"{what} sums to 1 {where}, not along each row (the last axis)",
-                         misconception="softmax_wrong_axis")
+        where = softmax_normalised_where(s)
+        if where is not None:
+            ctx.fail(f"{what} sums to 1 {where}, not along each row (the last axis)",
+                     misconception="softmax_wrong_axis")
         worst = int(np.argmax(np.abs(sums - 1.0)))
         ctx.fail(f"the rows of {what} should sum to 1; row {worst} sums to "
                  f"{sums.flat[worst]:.6g}")
@@ -131,8 +82,8 @@ def check_sigmoid_prime_numerical(ctx: Context) -> None:
     out = expect_array(ctx, ctx.student.sigmoid_prime(z), z.shape, "sigmoid_prime(z)")
     ctx.expect_unchanged()
     numeric = gradcheck.elementwise_derivative(ctx.student.sigmoid, z)
-    expect_derivative(ctx, out, numeric, what="sigmoid_prime(z)",
-                      variants={"activation_instead_of_derivative": ctx.student.sigmoid(z)})
+    ctx.expect_gradient(out, numeric, what="sigmoid_prime(z)", floor=FLOOR,
+                        variants={"activation_instead_of_derivative": ctx.student.sigmoid(z)})
     ctx.expect_close(out[0], 0.25, rtol=0.0, atol=1e-12, what="sigmoid_prime(0)")
 
 
@@ -177,8 +128,8 @@ def check_relu_prime_numerical(ctx: Context) -> None:
     z = ctx.rng.uniform(0.1, 3.0, size=(2, 4)) * ctx.rng.choice([-1.0, 1.0], size=(2, 4))
     out = ctx.student.relu_prime(z)
     numeric = gradcheck.elementwise_derivative(ctx.student.relu, z)
-    expect_derivative(ctx, out, numeric, what="relu_prime(z)", tol=gradcheck.KINK_TOL,
-                      variants={"activation_instead_of_derivative": ctx.student.relu(z)})
+    ctx.expect_gradient(out, numeric, what="relu_prime(z)", tol=gradcheck.KINK_TOL, floor=FLOOR,
+                        variants={"activation_instead_of_derivative": ctx.student.relu(z)})
 
 
 # -- softmax ---------------------------------------------------------------------------------
@@ -239,11 +190,8 @@ def check_softmax_backward_numerical(ctx: Context) -> None:
     out = ctx.student.softmax_backward(s, ds)
     ctx.expect_unchanged()
     numeric = gradcheck.numerical_vjp(ctx.student.softmax, z, ds)
-    diagonal = np.asarray(s) * (1.0 - np.asarray(s)) * ds
-    wrong_axis = np.asarray(s) * (ds - np.sum(ds * np.asarray(s), axis=0, keepdims=True))
-    expect_derivative(ctx, out, numeric, what="softmax_backward(s, ds)",
-                      variants={"softmax_jacobian_diagonal": diagonal,
-                                "softmax_wrong_axis": wrong_axis})
+    ctx.expect_gradient(out, numeric, what="softmax_backward(s, ds)", floor=FLOOR,
+                        variants=softmax_backward_variants(np.asarray(s), ds))
 
 
 @public("softmax_backward")

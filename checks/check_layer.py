@@ -2,37 +2,10 @@
 
 import numpy as np
 
-from grader import gradcheck, misconceptions
-from grader.misconceptions import Misconception
-from grader.testing import CheckFailed, Context, public
+from grader import gradcheck
+from grader.testing import Context, public
 
-for _m in (
-    Misconception(
-        "bias_forgotten", "Bias left out",
-        "z = w a_prev + b: add the bias before the squash, a = sigma(z).",
-        "is what z = w a_prev (no bias) gives"),
-    Misconception(
-        "cost_with_half", "Cost with a factor 1/2",
-        "This course's cost has no 1/2: C0 = (a - y)^2, so dC0/da = 2(a - y). (Books that use "
-        "(a - y)^2 / 2 get dC0/da = a - y instead.)", "is half the expected cost"),
-    Misconception(
-        "layer_cost_mean", "Mean over the neurons instead of the sum",
-        "C0 = sum_j (a_j - y_j)^2 adds up the squared errors of the n_L output neurons of one "
-        "example: use np.sum, not np.mean (there is nothing to average here).",
-        "is the expected cost divided by n_L, the number of neurons"),
-    Misconception(
-        "cost_not_summed", "Cost not summed over the neurons",
-        "C0 = sum_j (a_j - y_j)^2 is one number per example: add up the squared errors of the "
-        "n_L outputs with np.sum and return a float.",
-        "is the array of squared errors (a_j - y_j)^2, not their sum"),
-    Misconception(
-        "da_prev_not_summed", "dC0/da_prev keeps one neuron's term only",
-        "a_k^(L-1) reaches the cost through every neuron j of layer L, so the paths add up: "
-        "dC0/da_k = sum_j w_jk sigma'(z_j) 2(a_j - y_j). In loops accumulate with +=, starting "
-        "from zeros; vectorized, da_prev = W.T @ delta.",
-        "holds the term of one neuron j only (assigned in the loop instead of added up)"),
-):
-    misconceptions.register(_m, replace=True)
+from course_helpers import FLOOR, pair, sigmoid
 
 # A layer of 2 neurons fed by 3: W[j, k] is the weight from neuron k to neuron j.
 W = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 1.0]])
@@ -40,45 +13,6 @@ B = np.array([0.1, -0.2])
 A_PREV = np.array([0.5, 1.0, -1.0])
 Y = np.array([1.0, 0.0])
 Z = np.array([2.6, -2.2])  # z_j = sum_k w_jk a_k + b_j
-
-# Entries of a gradient below FLOOR are compared by their absolute error: a central difference
-# resolves about 1e-11 absolute, which is a large relative error on a tiny entry (a saturated
-# sigmoid). Measured on the reference over thousands of random inputs, the largest relative
-# error with this floor is ~2e-7, against SMOOTH_TOL = 1e-6; a real mistake gives 1e-2 or more.
-FLOOR = 1e-4
-
-
-def sigma(z: np.ndarray) -> np.ndarray:
-    """The sigmoid by its definition (fine for the moderate z used here)."""
-    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
-
-
-def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
-                      variants: dict[str, object] | None = None,
-                      tol: float = gradcheck.SMOOTH_TOL,
-                      floor: float = FLOOR) -> None:
-    """``ctx.expect_gradient`` that also names a catalogued mistake (via ``variants``)."""
-    result = gradcheck.check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
-    if not result.ok:
-        raise CheckFailed(result.message, misconceptions.diagnose(
-            analytic, numeric, variants=variants, name=what))
-    ctx.passed()
-
-
-def entry(out: object, key: str) -> object:
-    """``out[key]``, or a failed check saying the key is missing."""
-    if not isinstance(out, dict) or key not in out:
-        raise CheckFailed(f"the result should be a dict with the key {key!r}, got "
-                          f"{type(out).__name__}"
-                          + (f" with keys {sorted(out)}" if isinstance(out, dict) else ""))
-    return out[key]
-
-
-def pair(ctx: Context, out: object, what: str) -> tuple[object, object]:
-    ctx.expect(isinstance(out, tuple | list) and len(out) == 2,
-               f"{what} should return a pair (z, a), got {type(out).__name__}")
-    assert isinstance(out, tuple | list)
-    return out[0], out[1]
 
 
 def expect_gradients(ctx: Context, function: str) -> None:
@@ -96,15 +30,15 @@ def expect_gradients(ctx: Context, function: str) -> None:
         "dW": gradcheck.numerical_gradient(lambda v: cost(v, B, A_PREV), W),
         "da_prev": gradcheck.numerical_gradient(lambda v: cost(W, B, v), A_PREV),
     }
-    a = sigma(Z)
-    db = np.asarray(entry(out, "db"), dtype=np.float64)
+    a = sigmoid(Z)
+    db = np.asarray(ctx.entry(out, "db"), dtype=np.float64)
     variants: dict[str, dict[str, object]] = {
         "dW": {}, "db": {"activation_instead_of_derivative": a * 2.0 * (a - Y)}, "da_prev": {}}
     if db.shape == B.shape:  # built from your own db, the delta of each neuron
         variants["da_prev"]["da_prev_not_summed"] = W[-1] * db[-1]
     for key, value in numeric.items():
-        expect_derivative(ctx, entry(out, key), value, what=f"{function}(...)[{key!r}]",
-                          variants=variants[key])
+        ctx.expect_gradient(ctx.entry(out, key), value, what=f"{function}(...)[{key!r}]",
+                            variants=variants[key], floor=FLOOR)
 
 
 # -- forward ---------------------------------------------------------------------------------
@@ -115,7 +49,7 @@ def check_forward_values(ctx: Context) -> None:
     ctx.expect_unchanged()
     ctx.expect_close(z, Z, rtol=1e-12, atol=1e-12, what="z",
                      variants={"bias_forgotten": W @ A_PREV})
-    ctx.expect_close(a, sigma(Z), rtol=1e-9, atol=1e-15, what="a")
+    ctx.expect_close(a, sigmoid(Z), rtol=1e-9, atol=1e-15, what="a")
 
 
 @public("forward")
@@ -157,7 +91,7 @@ def check_backward_shapes(ctx: Context) -> None:
     W, b = np.array([[0.5], [-1.0], [2.0], [0.1]]), np.zeros(4)
     out = ctx.student.backward(W, b, np.array([0.3]), np.array([1.0, 0.0, 1.0, 0.0]))
     for key, shape in (("dW", (4, 1)), ("db", (4,)), ("da_prev", (1,))):
-        value = entry(out, key)
+        value = ctx.entry(out, key)
         ctx.expect(isinstance(value, np.ndarray) and value.shape == shape,
                    f"backward(...)[{key!r}] should be an array of shape {shape}, got "
                    f"{np.shape(value)}", misconception="shape_mismatch")

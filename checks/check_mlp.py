@@ -3,30 +3,10 @@ loss_and_grads against finite differences of your own forward pass and loss."""
 
 import numpy as np
 
-from grader import gradcheck, misconceptions
-from grader.misconceptions import Misconception
-from grader.sandbox import StudentError
+from grader import gradcheck
 from grader.testing import CheckFailed, Context, public
 
-for _m in (
-    Misconception(
-        "init_scale", "Wrong scale of the initial weights",
-        "Draw W_l with standard deviation 1/sqrt(n_{l-1}), the fan-in: "
-        "rng.normal(0.0, 1.0 / np.sqrt(n_prev), size=(n_l, n_prev)) (the second argument of "
-        "rng.normal is the standard deviation, not the variance).",
-        "is what another standard deviation gives"),
-    Misconception(
-        "gradient_vector_order", "Gradient vector in the wrong order",
-        "Build the vector in the slides' order, [W1, b1, W2, b2, ...] (W_l then b_l for "
-        "l = 1, 2, ...), whatever the order of the keys in the dict (and sorted() puts 'W2' "
-        "before 'b1').", "holds the right numbers in another order"),
-):
-    misconceptions.register(_m, replace=True)
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
-
+from course_helpers import FLOOR, sigmoid
 
 # A 3-4-2 network and a batch of N = 5 examples (N differs from every layer width).
 RNG = np.random.default_rng(2024)
@@ -36,44 +16,6 @@ X = RNG.normal(0.0, 1.0, size=(5, 3))
 LABELS = np.array([0, 1, 1, 0, 1])
 Y = np.eye(2)[LABELS]
 DOUT = RNG.normal(0.0, 1.0, size=(5, 2)) / 5
-
-
-def expect_gradient(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
-                    floor: float = 1e-4) -> None:
-    """``ctx.expect_gradient`` with a larger floor of the relative error's denominator: the
-    central difference's round-off (about 1e-11 |f|) must not fail an entry that is merely
-    tiny, and a real mistake shows on the large entries."""
-    result = gradcheck.check_gradient(analytic, numeric, floor=floor, name=what)
-    if not result.ok:
-        raise CheckFailed(result.message)
-    ctx.passed()
-
-
-def raised_in(exc: StudentError) -> str:
-    """The name of the student's function where the exception was raised ("" if unknown)."""
-    frames = [line for line in exc.traceback.splitlines() if line.lstrip().startswith("File ")]
-    return frames[-1].rsplit(" in ", 1)[-1].strip() if frames else ""
-
-
-def own(ctx: Context, name: str, *args: object, **kwargs: object) -> object:
-    """Call the student's ``name``; a stub elsewhere that it calls fails this check with a
-    plain message instead of reading as "``name`` is not implemented"."""
-    try:
-        return getattr(ctx.student, name)(*args, **kwargs)
-    except StudentError as exc:
-        where = raised_in(exc)
-        if exc.not_implemented and where not in ("", name):
-            ctx.fail(f"{name} calls your {where}, which is not implemented yet: implement it "
-                     "first")
-        raise
-
-
-def needs(ctx: Context, name: str, exc: StudentError) -> None:
-    """Turn a "not implemented" of a helper function into a plain failure of this check."""
-    if exc.not_implemented:
-        ctx.fail(f"this check uses your {name}, which is not implemented yet: implement "
-                 f"{name} first")
-    raise exc
 
 
 @public("init_params")
@@ -112,21 +54,20 @@ def check_affine_backward_numerical(ctx: Context) -> None:
     ctx.expect(isinstance(result, tuple | list) and len(result) == 3,
                "affine_backward must return a tuple (dA_prev, dW, db)")
     forward = ctx.student.affine_forward
-    try:
+    with ctx.blame_other_stubs("affine_backward"):
         numeric = [gradcheck.numerical_vjp(lambda a: forward(a, W, b), A_prev, dZ),
                    gradcheck.numerical_vjp(lambda w: forward(A_prev, w, b), W, dZ),
                    gradcheck.numerical_vjp(lambda c: forward(A_prev, W, c), b, dZ)]
-    except StudentError as exc:
-        needs(ctx, "affine_forward", exc)
     for got, num, what in zip(result, numeric, ("dA_prev", "dW", "db"), strict=True):
-        expect_gradient(ctx, got, num, what=what)
+        ctx.expect_gradient(got, num, what=what, floor=FLOOR)
 
 
 @public("forward")
 def check_forward_known_value(ctx: Context) -> None:
     """forward of a 3-4-2 sigmoid network is sigmoid(sigmoid(X W1^T + b1) W2^T + b2)"""
     out = sigmoid(sigmoid(X @ PARAMS["W1"].T + PARAMS["b1"]) @ PARAMS["W2"].T + PARAMS["b2"])
-    result = own(ctx, "forward", PARAMS, X)
+    with ctx.blame_other_stubs("forward"):
+        result = ctx.student.forward(PARAMS, X)
     ctx.expect_unchanged()
     ctx.expect(isinstance(result, tuple | list) and len(result) == 2,
                "forward must return a pair (out, cache)")
@@ -139,7 +80,8 @@ def check_forward_relu_softmax(ctx: Context) -> None:
     hidden = np.maximum(X @ PARAMS["W1"].T + PARAMS["b1"], 0.0)
     logits = hidden @ PARAMS["W2"].T + PARAMS["b2"]
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    result = own(ctx, "forward", PARAMS, X, "relu", "softmax")
+    with ctx.blame_other_stubs("forward"):
+        result = ctx.student.forward(PARAMS, X, "relu", "softmax")
     ctx.expect(isinstance(result, tuple | list) and len(result) == 2,
                "forward must return a pair (out, cache)")
     ctx.expect_close(result[0], e / e.sum(axis=1, keepdims=True), rtol=1e-9, atol=1e-12,
@@ -167,13 +109,13 @@ def directional(ctx: Context, loss: object, grads: object, what: str) -> None:
 def check_backward_numerical(ctx: Context) -> None:
     """backward agrees with finite differences of your forward (sigmoid and relu/softmax)"""
     for hidden, output in (("sigmoid", "sigmoid"), ("relu", "softmax")):
-        try:
-            _, cache = ctx.student.forward(PARAMS, X, hidden, output)
-        except StudentError as exc:
-            if exc.not_implemented:  # is backward a stub too?
+        with ctx.blame_other_stubs("backward"):
+            try:
+                _, cache = ctx.student.forward(PARAMS, X, hidden, output)
+            except CheckFailed:  # forward is not implemented: is backward a stub too?
                 ctx.student.backward(PARAMS, documented_cache(hidden, output), DOUT)
-            needs(ctx, "forward", exc)
-        grads = own(ctx, "backward", PARAMS, cache, DOUT)
+                raise
+            grads = ctx.student.backward(PARAMS, cache, DOUT)
         ctx.expect_unchanged()
 
         def weighted_out(p: dict[str, np.ndarray], hidden: str = hidden,
@@ -188,12 +130,11 @@ def check_backward_numerical(ctx: Context) -> None:
 def check_loss_and_grads_numerical(ctx: Context) -> None:
     """loss_and_grads gives the mean squared error or cross-entropy, and its exact gradient"""
     for output, loss, targets in (("sigmoid", "sse", Y), ("softmax", "ce", LABELS)):
-        value, grads = own(ctx, "loss_and_grads", PARAMS, X, targets, "sigmoid", output, loss)
-        ctx.expect_unchanged()
-        try:
+        with ctx.blame_other_stubs("loss_and_grads"):
+            value, grads = ctx.student.loss_and_grads(PARAMS, X, targets, "sigmoid", output,
+                                                      loss)
+            ctx.expect_unchanged()
             out = ctx.student.forward(PARAMS, X, "sigmoid", output)[0]
-        except StudentError as exc:
-            needs(ctx, "forward", exc)
         with np.errstate(all="ignore"):
             expected = (np.mean(np.sum((out - Y) ** 2, axis=1)) if loss == "sse"
                         else -np.mean(np.log(out[np.arange(5), LABELS])))
@@ -231,8 +172,10 @@ X_ONE = np.array([[2.0, 1.0], [0.0, 3.0], [-2.0, -1.0], [1.0, 0.5]])
 def check_predict_known_labels(ctx: Context) -> None:
     """predict gives the index of each row's largest output, as integers"""
     params = {"W1": W_ONE, "b1": np.zeros(3)}
-    ctx.expect_close(own(ctx, "predict", params, X_ONE), np.array([0, 1, 2, 0]), rtol=0.0,
-                     atol=1e-300, what="predict(params, X)")
+    with ctx.blame_other_stubs("predict"):
+        labels = ctx.student.predict(params, X_ONE)
+    ctx.expect_close(labels, np.array([0, 1, 2, 0]), rtol=0.0, atol=1e-300,
+                     what="predict(params, X)")
     ctx.expect_unchanged()
 
 
@@ -240,6 +183,8 @@ def check_predict_known_labels(ctx: Context) -> None:
 def check_accuracy_known_value(ctx: Context) -> None:
     """accuracy is the fraction of right predictions (3 of 4: 0.75)"""
     params = {"W1": W_ONE, "b1": np.zeros(3)}
-    ctx.expect_close(own(ctx, "accuracy", params, X_ONE, np.array([0, 1, 2, 2])), 0.75,
-                     rtol=1e-12, atol=1e-15, what="accuracy(params, X, labels)", batch_size=4)
+    with ctx.blame_other_stubs("accuracy"):
+        value = ctx.student.accuracy(params, X_ONE, np.array([0, 1, 2, 2]))
+    ctx.expect_close(value, 0.75, rtol=1e-12, atol=1e-15, what="accuracy(params, X, labels)",
+                     batch_size=4)
     ctx.expect_unchanged()

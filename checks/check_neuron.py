@@ -2,87 +2,16 @@
 
 import numpy as np
 
-from grader import gradcheck, misconceptions
-from grader.misconceptions import Misconception
-from grader.testing import CheckFailed, Context, public
+from grader import gradcheck
+from grader.testing import Context, public
 
-for _m in (
-    Misconception(
-        "bias_forgotten", "Bias left out",
-        "z = w a_prev + b: add the bias before the squash, a = sigma(z).",
-        "is what z = w a_prev (no bias) gives"),
-    Misconception(
-        "cost_averaged", "Cost averaged over the examples",
-        "cost(a, y) works elementwise: one cost (a_k - y_k)^2 per example, an array of the "
-        "shape of a. Averaging over the examples comes later (average_gradient).",
-        "is the mean of the expected per-example costs"),
-    Misconception(
-        "cost_with_half", "Cost with a factor 1/2",
-        "This course's cost has no 1/2: C0 = (a - y)^2, so dC0/da = 2(a - y). (Books that use "
-        "(a - y)^2 / 2 get dC0/da = a - y instead.)", "is half the expected cost"),
-    Misconception(
-        "dw_da_prev_swapped", "w and a_prev swapped",
-        "z = w a_prev + b, so dz/dw = a_prev (what the weight multiplies) and dz/da_prev = w: "
-        "dC0/dw = a_prev sigma'(z) 2(a - y) and dC0/da_prev = w sigma'(z) 2(a - y).",
-        "has dC0/dw and dC0/da_prev swapped"),
-    Misconception(
-        "chain_missing_weight", "Weight left out of the backward message",
-        "Going back one layer multiplies by the weight too: dC0/da^(l-1) = w^(l) sigma'(z^(l)) "
-        "dC0/da^(l), since z^(l) = w^(l) a^(l-1) + b^(l).",
-        "is what passing sigma'(z) dC0/da back without w gives"),
-    Misconception(
-        "chain_wrong_activation", "The layer's output where its input belongs",
-        "dC0/dw^(l) = a^(l-1) sigma'(z^(l)) dC0/da^(l): the weight multiplies the activation "
-        "coming in from layer l-1, not the layer's own output a^(l).",
-        "uses a^(l) where a^(l-1) belongs"),
-):
-    misconceptions.register(_m, replace=True)
+from course_helpers import FLOOR, pair, sigmoid
 
 # Five examples (one entry each), with moderate z so that 1 / (1 + exp(-z)) is exact enough.
 W = np.array([0.5, -1.2, 2.0, 0.3, -0.7])
 B = np.array([0.1, 0.4, -1.0, 0.0, 0.25])
 A_PREV = np.array([0.8, -0.5, 1.5, 0.2, 1.0])
 Y = np.array([1.0, 0.0, 0.6, 0.3, 0.9])
-
-# Entries of a gradient below FLOOR are compared by their absolute error: a central difference
-# resolves about 1e-11 absolute, which is a large relative error on a tiny entry (a saturated
-# sigmoid). Measured on the reference over thousands of random inputs, the largest relative
-# error with this floor is ~2e-7, against SMOOTH_TOL = 1e-6; a real mistake gives 1e-2 or more.
-FLOOR = 1e-4
-
-
-def sigma(z: np.ndarray) -> np.ndarray:
-    """The sigmoid by its definition (fine for the moderate z used here)."""
-    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
-
-
-def expect_derivative(ctx: Context, analytic: object, numeric: np.ndarray, *, what: str,
-                      variants: dict[str, object] | None = None,
-                      batch_size: int | None = None,
-                      tol: float = gradcheck.SMOOTH_TOL,
-                      floor: float = FLOOR) -> None:
-    """``ctx.expect_gradient`` that also names a catalogued mistake (via ``variants``)."""
-    result = gradcheck.check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
-    if not result.ok:
-        raise CheckFailed(result.message, misconceptions.diagnose(
-            analytic, numeric, variants=variants, batch_size=batch_size, name=what))
-    ctx.passed()
-
-
-def entry(out: object, key: str) -> object:
-    """``out[key]``, or a failed check saying the key is missing."""
-    if not isinstance(out, dict) or key not in out:
-        raise CheckFailed(f"the result should be a dict with the key {key!r}, got "
-                          f"{type(out).__name__}"
-                          + (f" with keys {sorted(out)}" if isinstance(out, dict) else ""))
-    return out[key]
-
-
-def pair(ctx: Context, out: object, what: str) -> tuple[object, object]:
-    ctx.expect(isinstance(out, tuple | list) and len(out) == 2,
-               f"{what} should return a pair (z, a), got {type(out).__name__}")
-    assert isinstance(out, tuple | list)
-    return out[0], out[1]
 
 
 def student_cost(ctx: Context, w: object, b: object, a_prev: object, y: object) -> object:
@@ -99,7 +28,7 @@ def check_forward_values(ctx: Context) -> None:
     ctx.expect_unchanged()
     ctx.expect_close(z, W * A_PREV + B, rtol=1e-12, atol=1e-15, what="z",
                      variants={"bias_forgotten": W * A_PREV})
-    ctx.expect_close(a, sigma(W * A_PREV + B), rtol=1e-9, atol=1e-15, what="a")
+    ctx.expect_close(a, sigmoid(W * A_PREV + B), rtol=1e-9, atol=1e-15, what="a")
 
 
 @public("forward")
@@ -116,7 +45,7 @@ def check_cost_values(ctx: Context) -> None:
     """cost(0.75, 1.0) is 0.0625, and cost is (a - y)^2 for each example of an array"""
     ctx.expect_close(ctx.student.cost(0.75, 1.0), 0.0625, rtol=1e-12, atol=1e-15,
                      what="cost(0.75, 1.0)", variants={"cost_with_half": 0.03125})
-    a = sigma(W * A_PREV + B)
+    a = sigmoid(W * A_PREV + B)
     out = ctx.student.cost(a, Y)
     ctx.expect_unchanged()
     ctx.expect_close(out, (a - Y) ** 2, rtol=1e-12, atol=1e-15, what="cost(a, y)",
@@ -130,8 +59,8 @@ def check_chain_factors(ctx: Context) -> None:
     """chain_factors gives a_prev, sigmoid'(z) and 2(a - y), and their product is dC0/dw"""
     out = ctx.student.chain_factors(W, B, A_PREV, Y)
     ctx.expect_unchanged()
-    factors = {k: entry(out, k) for k in ("dz_dw", "da_dz", "dC_da")}
-    a = sigma(W * A_PREV + B)
+    factors = {k: ctx.entry(out, k) for k in ("dz_dw", "da_dz", "dC_da")}
+    a = sigmoid(W * A_PREV + B)
     ctx.expect_close(factors["dz_dw"], A_PREV, rtol=1e-12, atol=1e-15, what="dz_dw")
     ctx.expect_close(factors["da_dz"], a * (1.0 - a), rtol=1e-9, atol=1e-15, what="da_dz",
                      variants={"activation_instead_of_derivative": a})
@@ -140,7 +69,7 @@ def check_chain_factors(ctx: Context) -> None:
         lambda w: student_cost(ctx, w, B, A_PREV, Y), W)
     product = np.asarray(factors["dz_dw"]) * np.asarray(factors["da_dz"]) \
         * np.asarray(factors["dC_da"])
-    expect_derivative(ctx, product, numeric, what="dz_dw * da_dz * dC_da")
+    ctx.expect_gradient(product, numeric, what="dz_dw * da_dz * dC_da", floor=FLOOR)
 
 
 # -- backward --------------------------------------------------------------------------------
@@ -149,9 +78,9 @@ def check_backward_numerical(ctx: Context) -> None:
     """backward matches finite differences of your forward and cost in w, b and a_prev"""
     out = ctx.student.backward(W, B, A_PREV, Y)
     ctx.expect_unchanged()
-    a = sigma(W * A_PREV + B)
+    a = sigmoid(W * A_PREV + B)
     wrong_delta = a * 2.0 * (a - Y)  # sigma(z) where sigma'(z) belongs
-    db = np.asarray(entry(out, "db"), dtype=np.float64)
+    db = np.asarray(ctx.entry(out, "db"), dtype=np.float64)
     variants = {
         "dw": {"activation_instead_of_derivative": A_PREV * wrong_delta,
                "dw_da_prev_swapped": W * db},
@@ -168,8 +97,8 @@ def check_backward_numerical(ctx: Context) -> None:
             lambda v: student_cost(ctx, W, B, v, Y), A_PREV),
     }
     for key, value in numeric.items():
-        expect_derivative(ctx, entry(out, key), value, what=f"backward(...)[{key!r}]",
-                          variants=variants[key])
+        ctx.expect_gradient(ctx.entry(out, key), value, what=f"backward(...)[{key!r}]",
+                            variants=variants[key], floor=FLOOR)
 
 
 @public("backward")
@@ -178,10 +107,10 @@ def check_backward_floats(ctx: Context) -> None:
     out = ctx.student.backward(float(W[2]), float(B[2]), float(A_PREV[2]), float(Y[2]))
     batch = ctx.student.backward(W, B, A_PREV, Y)
     for key in ("dw", "db", "da_prev"):
-        value = entry(out, key)
+        value = ctx.entry(out, key)
         ctx.expect(np.ndim(value) == 0, f"backward(...)[{key!r}] for floats should be a "
                    f"number, got shape {np.shape(value)}")
-        ctx.expect_close(float(value), float(np.asarray(entry(batch, key))[2]), rtol=1e-9,
+        ctx.expect_close(float(value), float(np.asarray(ctx.entry(batch, key))[2]), rtol=1e-9,
                          atol=1e-15, what=f"backward(...)[{key!r}] for example 2 alone")
 
 
@@ -198,11 +127,11 @@ def check_average_gradient(ctx: Context) -> None:
 
     numeric = gradcheck.numerical_gradient(mean_cost, np.array([w, b]))
     for i, key in enumerate(("dw", "db")):
-        value = entry(out, key)
+        value = ctx.entry(out, key)
         ctx.expect(np.ndim(value) == 0, f"average_gradient(...)[{key!r}] should be a number "
                    f"(the mean over the examples), got shape {np.shape(value)}")
-        expect_derivative(ctx, float(value), numeric[i], what=f"average_gradient(...)[{key!r}]",
-                          batch_size=len(Y))
+        ctx.expect_gradient(float(value), numeric[i], what=f"average_gradient(...)[{key!r}]",
+                            batch_size=len(Y), floor=FLOOR)
 
 
 # -- chain_backward --------------------------------------------------------------------------
@@ -243,11 +172,11 @@ def check_chain_backward_numerical(ctx: Context) -> None:
     costs = np.asarray(ctx.student.cost(acts[-1], np.full(len(params), y)), dtype=np.float64)
     numeric = (costs[1:2 * n + 1] - costs[2 * n + 1:]) / (2 * gradcheck.EPS)
     a = np.array([act[0] for act in acts])  # a^(0) = x, ..., a^(L) of the chain itself
-    dw, db = entry(out, "dw"), entry(out, "db")
-    expect_derivative(ctx, db, numeric[n:], what="chain_backward(...)['db']",
-                      variants=recurrence_mistakes(np.asarray(db, dtype=np.float64), a, ws, y))
-    expect_derivative(ctx, dw, numeric[:n], what="chain_backward(...)['dw']",
-                      variants={"chain_wrong_activation": a[1:] * np.asarray(db)})
+    dw, db = ctx.entry(out, "dw"), ctx.entry(out, "db")
+    ctx.expect_gradient(db, numeric[n:], what="chain_backward(...)['db']", floor=FLOOR,
+                        variants=recurrence_mistakes(np.asarray(db, dtype=np.float64), a, ws, y))
+    ctx.expect_gradient(dw, numeric[:n], what="chain_backward(...)['dw']", floor=FLOOR,
+                        variants={"chain_wrong_activation": a[1:] * np.asarray(db)})
 
 
 @public("chain_backward")
@@ -257,5 +186,5 @@ def check_chain_backward_one_layer(ctx: Context) -> None:
                                      float(Y[0]))
     one = ctx.student.backward(float(W[0]), float(B[0]), float(A_PREV[0]), float(Y[0]))
     for key in ("dw", "db"):
-        ctx.expect_close(entry(out, key), np.array([float(entry(one, key))]), rtol=1e-9,
+        ctx.expect_close(ctx.entry(out, key), np.array([float(ctx.entry(one, key))]), rtol=1e-9,
                          atol=1e-15, what=f"chain_backward(...)[{key!r}] for L = 1")

@@ -9,42 +9,10 @@ from decimal import Decimal
 
 import numpy as np
 
-from grader import gradcheck, misconceptions
-from grader.misconceptions import Misconception
+from grader import gradcheck
 from grader.testing import CheckFailed, Context, public
 
-for _m in (
-    Misconception(
-        "slide_indexing", "The course's W[j, k] layout where the slide's indexing belongs",
-        "In this exercise W[i, j] is the weight from x_{i+1} to h_{j+1} and V[i, j] = "
-        "v_{i+1,j+1}: z = x @ W, y_in = h @ V (y1_in = v11 h1 + v21 h2), dL/dV = outer(h, "
-        "delta) and dL/dh = V @ delta.", "is what the transposed weights give"),
-    Misconception(
-        "sigma_prime_missing", "sigma' left out",
-        "Every sigmoid on the way back contributes its derivative: dL/dy_in = 2(y - t) y (1 - y) "
-        "at the output, and dL/dz = dL/dh h (1 - h) at the hidden layer.",
-        "is what leaving out the sigmoid's derivative gives"),
-    Misconception(
-        "sigma_prime_of_output", "sigma' applied to the output y",
-        "sigma'(y_in) = sigma(y_in) (1 - sigma(y_in)) = y (1 - y): y is already sigma(y_in), so "
-        "use y (1 - y) and do not squash y again.",
-        "is 2(y - t) sigma'(y), not 2(y - t) y (1 - y)"),
-    Misconception(
-        "slide_vector_order", "Weights in the wrong order for the slide",
-        "The slide lists the weights into each hidden unit, then V row by row: "
-        "concat(dW.T.ravel(), dV.ravel()) = [dw11, dw21, dw12, dw22, dv11, dv12, dv21, dv22].",
-        "has the right numbers in another order"),
-    Misconception(
-        "loss_halved", "Loss divided by 2",
-        "L = (y1 - t1)^2 + (y2 - t2)^2: a plain sum over the two outputs, with no mean over "
-        "them (np.sum, not np.mean) and no factor 1/2.", "is half the expected loss"),
-    Misconception(
-        "cost_not_summed", "Cost not summed over the neurons",
-        "C0 = sum_j (a_j - y_j)^2 is one number per example: add up the squared errors of the "
-        "n_L outputs with np.sum and return a float.",
-        "is the array of squared errors (a_j - y_j)^2, not their sum"),
-):
-    misconceptions.register(_m, replace=True)
+from course_helpers import FLOOR, ROW_MAJOR_ORDER, sigmoid
 
 # The provided constants of worked_example.py (the contract's; repeated here because a check
 # runs outside your code and sees only what your functions return).
@@ -66,24 +34,12 @@ PRINTED = {
     "gradient_vector": ["-2.906e-06", "-9.688e-07", "1.0992e-04", "3.6640e-05", "-0.10469808",
                         "0.026489554", "-0.0017579594", "0.00044477952"],
 }
-# concat(dW.ravel(), dV.ravel()) taken from the slide's concat(dW.T.ravel(), dV.ravel())
-ROW_MAJOR_ORDER = [0, 2, 1, 3, 4, 5, 6, 7]
-
-# Entries of a gradient below FLOOR are compared by their absolute error: a central difference
-# resolves about 1e-11 absolute, which is a large relative error on a tiny entry (a saturated
-# sigmoid). Measured on the reference over thousands of random inputs, the largest relative
-# error with this floor is ~2e-7, against SMOOTH_TOL = 1e-6; a real mistake gives 1e-2 or more.
-FLOOR = 1e-4
-
-
-def sigma(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
 
 
 def example_1() -> dict[str, np.ndarray]:
     """Example 1 in full precision, from the definitions, as inputs for each function."""
-    h = sigma(X[0] @ W)
-    y = sigma(h @ V)
+    h = sigmoid(X[0] @ W)
+    y = sigmoid(h @ V)
     return {"h": h, "y": y, "delta": 2.0 * (y - T[0]) * y * (1.0 - y)}
 
 
@@ -109,27 +65,17 @@ def expect_printed(ctx: Context, actual: object, printed: str | list[str], what:
     raise CheckFailed(f"{what} does not round to {shown}")
 
 
-def field(ctx: Context, out: object, key: str, what: str) -> object:
-    if not isinstance(out, dict) or key not in out:
-        raise CheckFailed(f"{what} should be a dict with the key {key!r}, got "
-                          f"{type(out).__name__}"
-                          + (f" with keys {sorted(out)}" if isinstance(out, dict) else ""))
-    return out[key]
-
-
 # -- forward ---------------------------------------------------------------------------------
 @public("forward")
 def check_forward_example_1(ctx: Context) -> None:
     """forward(X[0], W, V) gives h = (0.99999386, 0.016790648), y = (0.73270479, 0.12288394)"""
     out = ctx.student.forward(X[0], W, V)
     ctx.expect_unchanged()
-    for key in ("z", "y_in"):
-        field(ctx, out, key, "forward(x, W, V)")
-    h, y = field(ctx, out, "h", "forward(x, W, V)"), field(ctx, out, "y", "forward(x, W, V)")
-    transposed = sigma(W @ X[0])
+    _, h, _, y = (ctx.entry(out, key, what="forward(x, W, V)") for key in ("z", "h", "y_in", "y"))
+    transposed = sigmoid(W @ X[0])
     expect_printed(ctx, h, PRINTED["h"], "h", variants={"slide_indexing": transposed})
     expect_printed(ctx, y, PRINTED["y"], "y",
-                   variants={"slide_indexing": sigma(V @ transposed)})
+                   variants={"slide_indexing": sigmoid(V @ transposed)})
 
 
 # -- loss ------------------------------------------------------------------------------------
@@ -153,7 +99,7 @@ def check_output_deltas_example_1(ctx: Context) -> None:
     out = ctx.student.output_deltas(y, T[0])
     ctx.expect_unchanged()
     variants = {"sigma_prime_missing": 2.0 * (y - T[0]),
-                "sigma_prime_of_output": 2.0 * (y - T[0]) * sigma(y) * (1.0 - sigma(y))}
+                "sigma_prime_of_output": 2.0 * (y - T[0]) * sigmoid(y) * (1.0 - sigmoid(y))}
     expect_printed(ctx, out, [SLIDE["output_deltas[0]"], SLIDE["output_deltas[1]"]],
                    "output_deltas(y, t)", variants=variants)
     expect_printed(ctx, out, PRINTED["output_deltas"], "output_deltas(y, t)",
@@ -215,17 +161,13 @@ def check_gradient_vector_numerical(ctx: Context) -> None:
 
     def loss(p: np.ndarray) -> float:
         # p in the slide's order: W column by column (dW.T.ravel()), then V row by row
-        y = field(ctx, ctx.student.forward(x, p[:4].reshape(2, 2).T, p[4:].reshape(2, 2)),
-                  "y", "forward(x, W, V)")
+        y = ctx.entry(ctx.student.forward(x, p[:4].reshape(2, 2).T, p[4:].reshape(2, 2)),
+                      "y", what="forward(x, W, V)")
         return float(ctx.student.loss(y, t))
 
     numeric = gradcheck.numerical_gradient(loss, np.concatenate([W.T.ravel(), V.ravel()]))
-    result = gradcheck.check_gradient(out, numeric, name="gradient_vector(x, t, W, V)",
-                                      floor=FLOOR)
-    if not result.ok:
-        raise CheckFailed(result.message, misconceptions.diagnose(
-            out, numeric, variants={"slide_vector_order": numeric[ROW_MAJOR_ORDER]}))
-    ctx.passed()
+    ctx.expect_gradient(out, numeric, what="gradient_vector(x, t, W, V)", floor=FLOOR,
+                        variants={"slide_vector_order": numeric[ROW_MAJOR_ORDER]})
 
 
 # -- batch_gradient --------------------------------------------------------------------------
@@ -237,16 +179,13 @@ def check_batch_gradient(ctx: Context) -> None:
 
     def mean_loss(p: np.ndarray) -> float:
         W_, V_ = p[:4].reshape(2, 2), p[4:].reshape(2, 2)
-        ys = [field(ctx, ctx.student.forward(x, W_, V_), "y", "forward(x, W, V)") for x in X]
+        ys = [ctx.entry(ctx.student.forward(x, W_, V_), "y", what="forward(x, W, V)")
+              for x in X]
         return float(np.mean([ctx.student.loss(y, t) for y, t in zip(ys, T, strict=True)]))
 
     numeric = gradcheck.numerical_gradient(mean_loss, np.concatenate([W.ravel(), V.ravel()]))
     expected = {"dW": numeric[:4].reshape(2, 2), "dV": numeric[4:].reshape(2, 2)}
     for key, value in expected.items():
-        got = field(ctx, out, key, "batch_gradient(X, T, W, V)")
-        result = gradcheck.check_gradient(got, value, name=f"batch_gradient(...)[{key!r}]",
-                                          floor=FLOOR)
-        if not result.ok:
-            raise CheckFailed(result.message, misconceptions.diagnose(
-                got, value, batch_size=len(X), variants={"slide_indexing": value.T}))
-        ctx.passed()
+        got = ctx.entry(out, key, what="batch_gradient(X, T, W, V)")
+        ctx.expect_gradient(got, value, what=f"batch_gradient(...)[{key!r}]", floor=FLOOR,
+                            batch_size=len(X), variants={"slide_indexing": value.T})

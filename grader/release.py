@@ -54,6 +54,8 @@ def _student_config(course: Course) -> str:
     for key in ("name", "assignment"):
         lines.append(f"{key} = {_toml(section.get(key, ''))}")
     lines.append("modules = [" + ", ".join(_toml(m) for m in course.modules) + "]")
+    if "misconceptions" in section:  # the file ships with the checks; keep its path
+        lines.append(f"misconceptions = {_toml(course.misconceptions_file)}")
     lines += ["", "[grading]"]
     for key, value in grading.items():
         if key != "secret":

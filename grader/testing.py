@@ -204,7 +204,7 @@ class Context:
         self._callbacks: dict[str, Callable[..., Any]] = {}
         self._patches: list[tuple[str, str, str]] = []
         self._names = itertools.count(1)
-        self._graded_alone: list[str] = []
+        self._checked: list[str] = []
 
     # -- the student's code and the reference ------------------------------------------------
     @property
@@ -271,11 +271,11 @@ class Context:
         function : str
             The function the test checks (a name of this test's module).
         """
-        self._graded_alone.append(function)
+        self._checked.append(function)
         try:
             yield
         finally:
-            self._graded_alone.pop()
+            self._checked.pop()
 
     def _call(self, function: StudentFunction, args: Sequence[Any],
               kwargs: Mapping[str, Any]) -> CallResult:
@@ -293,9 +293,9 @@ class Context:
     def _blame_stub(self, function: StudentFunction, exc: StudentError) -> None:
         """Fail with a message naming the stub, if ``exc`` is one to blame on another function
         (see `blame_other_stubs`)."""
-        if not (self._graded_alone and exc.not_implemented):
+        if not (self._checked and exc.not_implemented):
             return
-        where, checked = raised_in(exc), self._graded_alone[-1]
+        where, checked = raised_in(exc), self._checked[-1]
         if where in ("", checked):
             return
         called = function.name if function.module == self.module \

@@ -192,6 +192,8 @@ def test_release_holds_no_solution_and_no_hidden_test(tmp_path: Path) -> None:
     files = [p for p in out.rglob("*") if p.is_file()]
     assert not any("solutions" in p.parts or "autograde_tests" in p.parts for p in files)
     assert (out / "exercises" / "neuron.py").is_file() and (out / "grader" / "cli.py").is_file()
+    for shared in ("misconceptions.toml", "course_helpers.py"):  # what checks need to run
+        assert (out / "checks" / shared).is_file(), shared
     bodies = set(_solution_bodies())
     hidden_names = {n.name for p in (ROOT / "autograde_tests").glob("*.py")
                     for n in ast.parse(p.read_text()).body

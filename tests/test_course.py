@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import ast
+import re
+import sys
+import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from grader.api import listing
-from grader.course import load_course
+from grader.course import Course, CourseError, load_course
+from grader.misconceptions import CATALOGUE, Misconception
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(ROOT)
@@ -104,3 +109,148 @@ def test_hidden_tests_have_visibility_and_a_name() -> None:
         assert spec.name != spec.test_id.split("::")[1], f"{spec.test_id} has no docstring"
         assert spec.marker.visibility in ("hidden", "after_due_date", "after_published",
                                           "visible")
+
+
+# -- what checks and tests share: misconceptions, helpers ----------------------------------------
+def test_are_the_course_misconceptions_registered_from_one_file_only() -> None:
+    """Does every check and test take the course's misconceptions from
+    checks/misconceptions.toml (none registered in code), each with a title and a hint?"""
+    for path in [*(ROOT / "checks").glob("*.py"), *(ROOT / "autograde_tests").glob("*.py")]:
+        assert "register(" not in path.read_text(encoding="utf-8"), path.name
+    entries = COURSE.load_misconceptions()
+    assert len({m.key for m in entries}) == len(entries) >= 30
+    COURSE.collect(hidden=False)
+    for m in entries:
+        assert CATALOGUE[m.key] == m and m.title and m.hint
+
+
+def test_does_every_catalogued_mutant_name_a_registered_misconception() -> None:
+    """Is every misconception a mutant of tests/mutants/ expects in the catalogue once the
+    course is collected?"""
+    COURSE.collect(hidden=True)
+    for path in (ROOT / "tests" / "mutants").glob("*.py"):
+        namespace: dict[str, object] = {}
+        exec(path.read_text(encoding="utf-8"), namespace)
+        for mutant in namespace["MUTANTS"]:  # type: ignore[attr-defined]
+            assert mutant["key"] in CATALOGUE, (path.name, mutant["key"])
+
+
+TOY_TESTS = '''
+    from grader.testing import graded
+
+    @graded("add_one", points=1.0)
+    def test_add_one(ctx):
+        """add_one matches the reference"""
+        ctx.expect_close(ctx.student.add_one(1.0), ctx.ref.add_one(1.0), rtol=0, atol=0)
+'''
+
+
+def _course(root: Path, *, checks: dict[str, str], tests: str = TOY_TESTS,
+            config: str = "") -> Course:
+    """A one-module course (``toy.add_one``) with the given files in ``checks/``."""
+    files = {"exercises/toy.py": "def add_one(x):\n    raise NotImplementedError\n",
+             "solutions/toy.py": "def add_one(x):\n    return x + 1.0\n",
+             "autograde_tests/test_toy.py": tests,
+             **{f"checks/{name}": text for name, text in checks.items()}}
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    (root / "course.toml").write_text(f'[course]\nmodules = ["toy"]\n{config}\n',
+                                      encoding="utf-8")
+    return load_course(root)
+
+
+@pytest.fixture
+def clean_catalogue() -> Iterator[None]:
+    """Whatever a test registers leaves the catalogue afterwards."""
+    saved = dict(CATALOGUE)
+    yield
+    CATALOGUE.clear()
+    CATALOGUE.update(saved)
+
+
+MISTAKE = '''
+    [toy_off_by_one]
+    title = "Off by one"
+    hint = "add_one adds 1, not 2."
+    symptom = "is one too large"
+'''
+
+
+@pytest.mark.usefixtures("clean_catalogue")
+def test_does_collect_register_the_misconceptions_file(tmp_path: Path) -> None:
+    """Are the entries of checks/misconceptions.toml in the catalogue once checks are
+    collected, with their title, hint and symptom?"""
+    course = _course(tmp_path, checks={"misconceptions.toml": MISTAKE})
+    assert "toy_off_by_one" not in CATALOGUE
+    course.collect(hidden=False)
+    assert CATALOGUE["toy_off_by_one"] == Misconception(
+        "toy_off_by_one", "Off by one", "add_one adds 1, not 2.", "is one too large")
+
+
+@pytest.mark.usefixtures("clean_catalogue")
+def test_is_the_misconceptions_path_configurable(tmp_path: Path) -> None:
+    """Does ``[course] misconceptions`` name another file, relative to the course folder?"""
+    course = _course(tmp_path, checks={"mistakes.toml": MISTAKE},
+                     config='misconceptions = "checks/mistakes.toml"')
+    course.collect(hidden=True)
+    assert CATALOGUE["toy_off_by_one"].title == "Off by one"
+
+
+@pytest.mark.usefixtures("clean_catalogue")
+def test_is_a_missing_misconceptions_file_nothing_to_register(tmp_path: Path) -> None:
+    """Does a course without the file collect as before?"""
+    before = dict(CATALOGUE)
+    course = _course(tmp_path, checks={})
+    assert len(course.collect(hidden=True)) == 1
+    assert CATALOGUE == before
+
+
+@pytest.mark.parametrize(("text", "complaint"), [
+    ("[toy_off_by_one\ntitle = 'x'", "cannot read the misconceptions"),
+    ("toy_off_by_one = 'Off by one'", "must be a table"),
+    ("[toy_off_by_one]\ntitle = 'Off by one'", "hint must be a non-empty string"),
+    ("[toy_off_by_one]\ntitle = 'Off by one'\nhint = ''", "hint must be a non-empty string"),
+    ("[toy_off_by_one]\ntitle = 'Off by one'\nhint = 'x'\nsymptom = 3", "symptom must be"),
+    ("[toy_off_by_one]\ntitle = 'Off'\nhint = 'x'\nhnit = 'y'", "unknown fields ['hnit']"),
+    ("['off by one']\ntitle = 'Off'\nhint = 'x'", "stable identifier"),
+])
+def test_is_a_malformed_misconceptions_file_a_course_error(
+    tmp_path: Path, text: str, complaint: str,
+) -> None:
+    """Does a malformed file or entry stop collection with a message naming it?"""
+    course = _course(tmp_path, checks={"misconceptions.toml": text})
+    with pytest.raises(CourseError, match=re.escape(complaint)) as caught:
+        course.collect(hidden=False)
+    assert "misconceptions.toml" in str(caught.value)
+
+
+HELPERS_CHECK = '''
+    from grader.testing import public
+    from course_helpers import ANSWER
+
+    @public("add_one")
+    def check_answer(ctx):
+        """the helper module was found"""
+        ctx.expect(ANSWER == {answer}, "wrong helper")
+'''
+
+
+def test_do_checks_and_tests_import_helpers_from_the_checks_folder(tmp_path: Path) -> None:
+    """Do check and test files import ``checks/`` modules by bare name, each course its own,
+    with ``sys.path`` and ``sys.modules`` as they were afterwards?"""
+    path_before = list(sys.path)
+    found = []
+    for answer in (1, 2):
+        course = _course(
+            tmp_path / f"course{answer}",
+            checks={"course_helpers.py": f"ANSWER = {answer}\n",
+                    "check_toy.py": HELPERS_CHECK.format(answer=answer)},
+            tests="from course_helpers import ANSWER\n" + textwrap.dedent(TOY_TESTS))
+        (check,) = course.collect(hidden=False)
+        found.append(check.func.__globals__["ANSWER"])
+        tests = course.collect(hidden=True)
+        found.append(tests[0].func.__globals__["ANSWER"])
+    assert found == [1, 1, 2, 2]
+    assert sys.path == path_before
+    assert "course_helpers" not in sys.modules

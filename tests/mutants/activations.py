@@ -3,9 +3,6 @@
 MUTANTS = [
     {
         "key": "sigmoid_sign",
-        "title": "sigmoid(-z) instead of sigmoid(z)",
-        "hint": "sigma(z) = 1 / (1 + exp(-z)), with a minus sign in the exponent: sigma(z) > 1/2 "
-                "for z > 0 and sigma(z) -> 1 as z -> +inf.",
         "module": "activations",
         "function": "sigmoid",
         "old": "return np.exp(np.minimum(z, 0.0)) / (1.0 + np.exp(-np.abs(z)))",
@@ -42,9 +39,6 @@ MUTANTS = [
     },
     {
         "key": "relu_prime_at_zero",
-        "title": "relu'(0) is 0, not 1",
-        "hint": "The contract defines relu'(z) = 1 if z > 0 else 0, so relu'(0) = 0: compare "
-                "with z > 0, not z >= 0.",
         "module": "activations",
         "function": "relu_prime",
         "old": "return (z > 0.0).astype(np.float64)",
@@ -72,10 +66,6 @@ MUTANTS = [
     },
     {
         "key": "softmax_global_max",
-        "title": "One max for the whole batch",
-        "hint": "Subtract each row's own maximum, np.max(z, axis=-1, keepdims=True): a single "
-                "max of the whole array pushes the rows of a smaller scale to exp(-huge) = 0, "
-                "then 0 / 0.",
         "module": "activations",
         "function": "softmax",
         "old": "shifted = z - np.max(z, axis=-1, keepdims=True)",
@@ -85,10 +75,6 @@ MUTANTS = [
     },
     {
         "key": "softmax_wrong_axis",
-        "title": "Softmax over the wrong axis",
-        "hint": "Softmax treats each row of a (N, C) batch on its own: every max and sum runs "
-                "over the last axis (axis=-1, keepdims=True), in softmax (so each row sums to "
-                "1) and in its backward pass (sum(ds * s) per row).",
         "module": "activations",
         "function": "softmax",
         "old": "return e / np.sum(e, axis=-1, keepdims=True)",
@@ -98,9 +84,6 @@ MUTANTS = [
     },
     {
         "key": "softmax_jacobian_diagonal",
-        "title": "Only the diagonal of the softmax Jacobian",
-        "hint": "Every s_i depends on every z_k: ds_i/dz_k = s_i (delta_ik - s_k). So "
-                "dz = s * (ds - sum(ds * s, axis=-1, keepdims=True)), not s * (1 - s) * ds.",
         "module": "activations",
         "function": "softmax_backward",
         "old": "return s * (ds - np.sum(ds * s, axis=-1, keepdims=True))",
@@ -110,10 +93,6 @@ MUTANTS = [
     },
     {
         "key": "softmax_wrong_axis",
-        "title": "Softmax over the wrong axis",
-        "hint": "Softmax treats each row of a (N, C) batch on its own: every max and sum runs "
-                "over the last axis (axis=-1, keepdims=True), in softmax (so each row sums to "
-                "1) and in its backward pass (sum(ds * s) per row).",
         "module": "activations",
         "function": "softmax_backward",
         "old": "np.sum(ds * s, axis=-1, keepdims=True)",
@@ -123,9 +102,6 @@ MUTANTS = [
     },
     {
         "key": "bias_not_through_w2",
-        "title": "First bias not passed through the second layer",
-        "hint": "W2 (W1 a + b1) + b2 = (W2 W1) a + (W2 b1 + b2): b1 goes through W2 like "
-                "everything else, so b = W2 @ b1 + b2.",
         "module": "activations",
         "function": "compose_linear",
         "old": "return W2 @ W1, W2 @ b1 + b2",

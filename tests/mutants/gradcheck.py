@@ -21,9 +21,6 @@ MUTANTS = [
     },
     {
         "key": "one_sided_difference",
-        "title": "One-sided instead of central difference",
-        "hint": "Use the central difference (f(x + eps e_i) - f(x - eps e_i)) / (2 eps): its "
-                "error is of order eps^2, that of (f(x + eps e_i) - f(x)) / eps of order eps.",
         "module": "gradcheck",
         "function": "numerical_gradient",
         "old": "grad[i] = (float(f(x_plus)) - float(f(x_minus))) / (2.0 * eps)",
@@ -33,9 +30,6 @@ MUTANTS = [
     },
     {
         "key": "central_difference_factor",
-        "title": "Central difference divided by eps, not 2 eps",
-        "hint": "The points x + eps e_i and x - eps e_i are 2 eps apart: divide "
-                "f(x + eps e_i) - f(x - eps e_i) by 2 * eps.",
         "module": "gradcheck",
         "function": "numerical_gradient",
         "old": "grad[i] = (float(f(x_plus)) - float(f(x_minus))) / (2.0 * eps)",
@@ -45,9 +39,6 @@ MUTANTS = [
     },
     {
         "key": "eps_ignored",
-        "title": "The eps argument is ignored",
-        "hint": "Use the step the caller passes, numerical_gradient(f, x, eps): do not "
-                "hard-code 1e-5 inside the function.",
         "module": "gradcheck",
         "function": "numerical_gradient",
         "old": "    grad = np.zeros(x.shape, dtype=np.float64)\n",
@@ -57,9 +48,6 @@ MUTANTS = [
     },
     {
         "key": "relative_error_no_floor",
-        "title": "No floor in the denominator",
-        "hint": "Divide by max(1e-8, |a_i| + |b_i|): where both entries are 0 the plain sum "
-                "gives 0 / 0 = NaN (np.maximum(1e-8, np.abs(a) + np.abs(b))).",
         "module": "gradcheck",
         "function": "relative_error",
         "old": "return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))",
@@ -69,9 +57,6 @@ MUTANTS = [
     },
     {
         "key": "relative_error_mean",
-        "title": "Mean instead of max of the entrywise errors",
-        "hint": "relative_error is the largest entrywise error, max_i |a_i - b_i| / max(1e-8, "
-                "|a_i| + |b_i|): one wrong entry must show, not be averaged away.",
         "module": "gradcheck",
         "function": "relative_error",
         "old": "return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))",
@@ -81,9 +66,6 @@ MUTANTS = [
     },
     {
         "key": "relative_error_denominator",
-        "title": "Wrong denominator in the relative error",
-        "hint": "The denominator is the sum of the magnitudes, max(1e-8, |a_i| + |b_i|), not "
-                "their maximum or |b_i| alone.",
         "module": "gradcheck",
         "function": "relative_error",
         "old": "return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))",
@@ -94,11 +76,6 @@ MUTANTS = [
     },
     {
         "key": "gradcheck_absolute_floor",
-        "title": "Round-off flagged as a bug",
-        "hint": "A numerical gradient is only good to about 1e-10 absolutely, so a tiny gradient "
-                "entry can have a large relative error even when backward is right: flag a "
-                "parameter only when relative_error > 1e-5 and max |analytic - numerical| > "
-                "1e-7.",
         "module": "gradcheck",
         "function": "find_buggy_parameters",
         "old": "            relative_error(analytic, numerical) > 1e-5\n"

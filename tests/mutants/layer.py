@@ -21,9 +21,6 @@ MUTANTS = [
     },
     {
         "key": "layer_cost_mean",
-        "title": "Mean over the neurons instead of the sum",
-        "hint": "C0 = sum_j (a_j - y_j)^2 adds up the squared errors of the n_L output neurons "
-                "of one example: use np.sum, not np.mean (there is nothing to average here).",
         "module": "layer",
         "function": "cost",
         "old": "return float(np.sum((a - y) ** 2))",
@@ -33,9 +30,6 @@ MUTANTS = [
     },
     {
         "key": "cost_not_summed",
-        "title": "Cost not summed over the neurons",
-        "hint": "C0 = sum_j (a_j - y_j)^2 is one number per example: add up the squared errors "
-                "of the n_L outputs with np.sum and return a float.",
         "module": "layer",
         "function": "cost",
         "old": "return float(np.sum((a - y) ** 2))",
@@ -45,10 +39,6 @@ MUTANTS = [
     },
     {
         "key": "da_prev_not_summed",
-        "title": "dC0/da_prev keeps one neuron's term only",
-        "hint": "a_k^(L-1) reaches the cost through every neuron j of layer L, so the paths add "
-                "up: dC0/da_k = sum_j w_jk sigma'(z_j) 2(a_j - y_j). In loops accumulate with "
-                "+=, starting from zeros; vectorized, da_prev = W.T @ delta.",
         "module": "layer",
         "function": "backward_loops",
         "old": "da_prev[k] += W[j, k] * da_dz_j * dC_da_j",

@@ -12,11 +12,6 @@ MUTANTS = [
     },
     {
         "key": "mean_over_all_entries",
-        "title": "Mean over every entry instead of over the examples",
-        "hint": "Sum the squared errors over the outputs j of each example, then average over "
-                "the N examples: np.mean(np.sum((A - Y) ** 2, axis=1)). np.mean((A - Y) ** 2) "
-                "also divides by the number of outputs (and so does a gradient "
-                "2 (A - Y) / A.size).",
         "module": "losses",
         "function": "sse",
         "old": "return float(np.mean(np.sum((A - Y) ** 2, axis=1)))",
@@ -26,9 +21,6 @@ MUTANTS = [
     },
     {
         "key": "half_in_cost",
-        "title": "A 1/2 in the cost",
-        "hint": "This course's cost has no 1/2: C_k = sum_j (a_j - y_j)^2, the batch cost is "
-                "the mean of C_k, and dC/dA = 2 (A - Y) / N.",
         "module": "losses",
         "function": "sse",
         "old": "return float(np.mean(np.sum((A - Y) ** 2, axis=1)))",

@@ -3,10 +3,6 @@
 MUTANTS = [
     {
         "key": "init_scale",
-        "title": "Wrong scale of the initial weights",
-        "hint": "Draw W_l with standard deviation 1/sqrt(n_{l-1}), the fan-in: "
-                "rng.normal(0.0, 1.0 / np.sqrt(n_prev), size=(n_l, n_prev)) (the second "
-                "argument of rng.normal is the standard deviation, not the variance).",
         "module": "mlp",
         "function": "init_params",
         "old": "rng.normal(0.0, 1.0 / np.sqrt(fan_in), size=(fan_out, fan_in))",
@@ -52,9 +48,6 @@ MUTANTS = [
     },
     {
         "key": "output_activation",
-        "title": "Wrong activation on the output layer",
-        "hint": "The hidden layers use `hidden` and the last layer uses `output`: for l = L "
-                "apply the output activation (sigmoid or softmax) to Z_L, and only to Z_L.",
         "module": "mlp",
         "function": "forward",
         "old": "name = output if i == n_layers else hidden",
@@ -73,10 +66,6 @@ MUTANTS = [
     },
     {
         "key": "output_derivative_skipped",
-        "title": "The output activation's derivative skipped",
-        "hint": "backward starts from dC/dA_L, the gradient with respect to the output after "
-                "its activation: the top layer needs dZ_L = dA_L * act'(Z_L) (softmax_backward "
-                "for softmax) like every other layer.",
         "module": "mlp",
         "function": "backward",
         "old": "        if name == \"sigmoid\":\n            dZ = dA * sigmoid_prime(Z)",
@@ -96,10 +85,6 @@ MUTANTS = [
     },
     {
         "key": "ce_double_softmax",
-        "title": "Softmax derivative applied twice",
-        "hint": "softmax_cross_entropy's dlogits is already dC/dZ_L: send it through the top "
-                "affine layer directly (affine_backward(dlogits, A_{L-1}, W_L)), not through "
-                "softmax_backward again.",
         "module": "mlp",
         "function": "loss_and_grads",
         "old": "    dA_prev, dW, db = affine_backward(dlogits, top[\"A_prev\"], "
@@ -113,10 +98,6 @@ MUTANTS = [
     },
     {
         "key": "gradient_vector_order",
-        "title": "Gradient vector in the wrong order",
-        "hint": "Build the vector in the slides' order, [W1, b1, W2, b2, ...] (W_l then b_l "
-                "for l = 1, 2, ...), whatever the order of the keys in the dict (and sorted() "
-                "puts 'W2' before 'b1').",
         "module": "mlp",
         "function": "gradient_vector",
         "old": "    parts = [\n"

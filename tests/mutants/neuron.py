@@ -3,8 +3,6 @@
 MUTANTS = [
     {
         "key": "bias_forgotten",
-        "title": "Bias left out",
-        "hint": "z = w a_prev + b: add the bias before the squash, a = sigma(z).",
         "module": "neuron",
         "function": "forward",
         "old": "z = w * a_prev + b",
@@ -23,9 +21,6 @@ MUTANTS = [
     },
     {
         "key": "cost_averaged",
-        "title": "Cost averaged over the examples",
-        "hint": "cost(a, y) works elementwise: one cost (a_k - y_k)^2 per example, an array of "
-                "the shape of a. Averaging over the examples comes later (average_gradient).",
         "module": "neuron",
         "function": "cost",
         "old": "return (a - y) ** 2",
@@ -35,9 +30,6 @@ MUTANTS = [
     },
     {
         "key": "cost_with_half",
-        "title": "Cost with a factor 1/2",
-        "hint": "This course's cost has no 1/2: C0 = (a - y)^2, so dC0/da = 2(a - y). (Books "
-                "that use (a - y)^2 / 2 get dC0/da = a - y instead.)",
         "module": "neuron",
         "function": "cost",
         "old": "return (a - y) ** 2",
@@ -83,10 +75,6 @@ MUTANTS = [
     },
     {
         "key": "dw_da_prev_swapped",
-        "title": "w and a_prev swapped",
-        "hint": "z = w a_prev + b, so dz/dw = a_prev (what the weight multiplies) and "
-                "dz/da_prev = w: dC0/dw = a_prev sigma'(z) 2(a - y) and dC0/da_prev = "
-                "w sigma'(z) 2(a - y).",
         "module": "neuron",
         "function": "backward",
         "old": 'return {"dw": a_prev * delta, "db": delta, "da_prev": w * delta}',
@@ -105,9 +93,6 @@ MUTANTS = [
     },
     {
         "key": "chain_missing_weight",
-        "title": "Weight left out of the backward message",
-        "hint": "Going back one layer multiplies by the weight too: dC0/da^(l-1) = w^(l) "
-                "sigma'(z^(l)) dC0/da^(l), since z^(l) = w^(l) a^(l-1) + b^(l).",
         "module": "neuron",
         "function": "chain_backward",
         "old": "dC_da = ws[i] * db[i]",
@@ -126,9 +111,6 @@ MUTANTS = [
     },
     {
         "key": "chain_wrong_activation",
-        "title": "The layer's output where its input belongs",
-        "hint": "dC0/dw^(l) = a^(l-1) sigma'(z^(l)) dC0/da^(l): the weight multiplies the "
-                "activation coming in from layer l-1, not the layer's own output a^(l).",
         "module": "neuron",
         "function": "chain_backward",
         "old": "dw[i] = a[i] * db[i]",

@@ -3,9 +3,6 @@
 MUTANTS = [
     {
         "key": "minibatch_no_shuffle",
-        "title": "Batches not shuffled",
-        "hint": "Shuffle first: perm = rng.permutation(n), then cut perm (not range(n)) into "
-                "consecutive batches perm[i:i + batch_size].",
         "module": "sgd",
         "function": "minibatches",
         "old": "    perm = rng.permutation(n)\n",
@@ -15,10 +12,6 @@ MUTANTS = [
     },
     {
         "key": "minibatch_drops_last",
-        "title": "Last partial batch dropped",
-        "hint": "Keep the leftovers: for start in range(0, n, batch_size) gives "
-                "ceil(n / batch_size) batches, the last one holding the n % batch_size "
-                "remaining indices.",
         "module": "sgd",
         "function": "minibatches",
         "old": "for start in range(0, n, batch_size)]",
@@ -48,9 +41,6 @@ MUTANTS = [
     },
     {
         "key": "history_unweighted_mean",
-        "title": "Epoch loss not weighted by batch size",
-        "hint": "history[e] is the mean over the examples: sum(batch_loss * len(idx)) / "
-                "len(X). A plain mean of the batch losses over-weights the last, smaller batch.",
         "module": "sgd",
         "function": "train",
         "old": "            total += batch_loss * len(idx)\n",
@@ -60,9 +50,6 @@ MUTANTS = [
     },
     {
         "key": "shuffle_once",
-        "title": "Shuffled once for all epochs",
-        "hint": "Call minibatches(len(X), batch_size, rng) at the start of every epoch, inside "
-                "the epoch loop, so each epoch sees a new order.",
         "module": "sgd",
         "function": "train",
         "old": "    for _ in range(epochs):\n"
