@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -220,7 +221,10 @@ def test_gradescope_entry_point_writes_results_json(tmp_path: Path) -> None:
     results_file = tmp_path / "results" / "results.json"
     metadata = tmp_path / "submission_metadata.json"
     metadata.write_text(json.dumps({"id": 12345}))
-    proc = run(["gradescope", "--submission", str(ROOT / "examples" / "submissions" / "ben"),
+    submission = tmp_path / "submission"
+    with zipfile.ZipFile(ROOT / "examples" / "submissions" / "ben.zip") as archive:
+        archive.extractall(submission)
+    proc = run(["gradescope", "--submission", str(submission / "ben"),
                 "--results", str(results_file), "--metadata", str(metadata),
                 "--course", str(ROOT)], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
