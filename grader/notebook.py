@@ -122,7 +122,7 @@ def check(module: str, function: str | None = None, *, course: str | None = None
              if function is None or s.function == function]
     runner = InProcess(_namespaces(module, caller), loaded.limits)
     with _quiet():
-        outcomes = run_tests(specs, runner, student="local", secret=None)  # type: ignore[arg-type]
+        outcomes = run_tests(specs, runner, student="local", secret=None)
     functions = [function] if function else loaded.functions(module)
     for summary in summarise(module, functions, outcomes):
         print(summary.render())
@@ -136,7 +136,7 @@ def grade(module: str, function: str, *, course: str) -> float:
     specs = [s for s in loaded.collect([module], hidden=True) if s.function == function]
     runner = InProcess(_namespaces(module, caller), loaded.limits)
     with _quiet():
-        outcomes = run_tests(specs, runner, student=_student(),  # type: ignore[arg-type]
+        outcomes = run_tests(specs, runner, student=_student(),
                              secret=loaded.secret, reference=_reference(loaded))
     score = 0.0
     for outcome in outcomes:

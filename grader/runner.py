@@ -19,7 +19,7 @@ import numpy as np
 
 from grader.course import TestSpec
 from grader.misconceptions import Diagnosis, diagnose_exception
-from grader.sandbox import Sandbox, SandboxCrash, StudentError, StudentTimeout
+from grader.sandbox import Runner, SandboxCrash, StudentError, StudentTimeout
 from grader.testing import CheckFailed, Context
 
 PASSED, FAILED, ERROR, TIMEOUT = "passed", "failed", "error", "timeout"
@@ -73,7 +73,7 @@ def seed_for(secret: str | None, student: str, test_id: str) -> int:
 
 def run_test(
     spec: TestSpec,
-    sandbox: Sandbox,
+    sandbox: Runner,
     *,
     seed: int,
     reference: Mapping[str, ModuleType] | None = None,
@@ -128,7 +128,7 @@ def _tail(output: str, lines: int = 8) -> str:
 
 def run_tests(
     specs: Sequence[TestSpec],
-    sandbox: Sandbox,
+    sandbox: Runner,
     *,
     student: str,
     secret: str | None,

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from grader import wire
 from grader.isolation import Isolation, ProcessCap, detect
@@ -101,6 +101,30 @@ class CallResult:
     mutated: list[str] = field(default_factory=list)
     aliased: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+class Runner(Protocol):
+    """What the test API calls student code through: :class:`Sandbox`, or
+    :class:`grader.inprocess.InProcess` inside a notebook kernel."""
+
+    def call(
+        self,
+        module: str,
+        function: str,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        callbacks: Mapping[str, Callable[..., Any]] | None = None,
+        patch: Sequence[tuple[str, str, str]] = (),
+        errstate: str | None = None,
+        timeout: float | None = None,
+    ) -> CallResult:
+        """Call ``module.function``; see :meth:`Sandbox.call`."""
+        ...
+
+    def output(self) -> str:
+        """What the student's code printed, capped."""
+        ...
 
 
 def _die_with_parent() -> None:

@@ -35,7 +35,7 @@ from grader import compare as _compare
 from grader import gradcheck as _gradcheck
 from grader import misconceptions as _misconceptions
 from grader.misconceptions import Diagnosis
-from grader.sandbox import CallResult, Sandbox, StudentError
+from grader.sandbox import CallResult, Runner, StudentError
 from grader.wire import Callback
 
 Visibility = Literal["hidden", "after_due_date", "after_published", "visible"]
@@ -181,7 +181,7 @@ class Context:
     ----------
     module : str
         The course module the test file belongs to.
-    sandbox : Sandbox
+    sandbox : Runner
         Runs the student's code.
     rng : numpy.random.Generator
         Seeded from the course secret, the student id and the test's id.
@@ -191,7 +191,7 @@ class Context:
         Per-call deadline for this test.
     """
 
-    def __init__(self, module: str, sandbox: Sandbox, rng: np.random.Generator,
+    def __init__(self, module: str, sandbox: Runner, rng: np.random.Generator,
                  reference: Mapping[str, ModuleType] | None = None,
                  timeout: float | None = None) -> None:
         self.module = module
