@@ -50,10 +50,15 @@ def main() -> None:
 @course_option
 def check(modules: tuple[str, ...], path: Path | None, course: Path | None) -> None:
     """Run the public checks on your code (all modules, or MODULES such as `neuron`)."""
+    from grader.sandbox import SandboxUnavailable
+
     try:
         report = api.check(*modules, path=path, course=course, echo=False)
     except CourseError as exc:
         raise _usage(exc) from exc
+    except SandboxUnavailable as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(1) from None
     click.echo(report.render())
     raise SystemExit(0 if report.ok else 1)
 

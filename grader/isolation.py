@@ -80,13 +80,14 @@ class Isolation:
             return [python, "-I", "-B", str(child_script), str(submission),
                     *(str(fd) for fd in fds)]
         args = [self.bwrap, "--die-with-parent", "--unshare-all", "--uid", str(NOBODY),
-                "--gid", str(NOBODY), "--hostname", "sandbox"]
+                "--gid", str(NOBODY), "--hostname", "sandbox",
+                # first the fresh /tmp, so that binds below it (a venv in /tmp) stay visible
+                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
         for path in _system_paths():
             args += _bind(path)
         for path in _python_paths():
             args += ["--ro-bind", str(path), str(path)]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-                 "--ro-bind", str(submission), SANDBOX_SUBMISSION,
+        args += ["--ro-bind", str(submission), SANDBOX_SUBMISSION,
                  "--bind", str(workdir), SANDBOX_WORK,
                  "--chdir", SANDBOX_WORK]
         for name in ("_child.py", "wire.py"):

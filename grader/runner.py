@@ -19,7 +19,13 @@ import numpy as np
 
 from grader.course import TestSpec
 from grader.misconceptions import Diagnosis, diagnose_exception
-from grader.sandbox import Runner, SandboxCrash, StudentError, StudentTimeout
+from grader.sandbox import (
+    Runner,
+    SandboxCrash,
+    SandboxUnavailable,
+    StudentError,
+    StudentTimeout,
+)
 from grader.testing import CheckFailed, Context
 
 PASSED, FAILED, ERROR, TIMEOUT = "passed", "failed", "error", "timeout"
@@ -97,6 +103,8 @@ def run_test(
                                 "too fast with the input size.")
     except SandboxCrash as exc:
         return outcome(ERROR, f"{exc}.\n{_tail(sandbox.output())}".rstrip())
+    except SandboxUnavailable:
+        raise  # the grader's own failure: no student may be scored by it
     except Exception as exc:  # the test could not make sense of what the student returned
         where = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return outcome(ERROR, "the grader could not evaluate your result "

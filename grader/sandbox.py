@@ -81,6 +81,11 @@ class SandboxCrash(Exception):
     """The child process ended during a call (exit, signal, or a broken channel)."""
 
 
+class SandboxUnavailable(Exception):
+    """The child could not start at all, before any student code ran: the grader's problem
+    (a broken installation, a memory limit too small), never a student's."""
+
+
 @dataclass
 class CallResult:
     """What one call returned, rebuilt in the grader's process.
@@ -268,10 +273,16 @@ class Sandbox:
         os.close(from_child_w)
         self._write_fd = to_child_w
         self._reader = wire.Reader(from_child_r)
-        ready = self._read(time.monotonic() + max(self.limits.call_timeout, 10.0))
+        try:  # no student code has run yet: a failure here is the grader's, not the student's
+            ready = self._read(time.monotonic() + max(self.limits.call_timeout, 10.0))
+        except (wire.WireError, OSError) as exc:
+            ready = {"op": f"nothing ({exc})"}
         if ready.get("op") != "ready":
             self._kill()
-            raise SandboxCrash("the sandbox did not start")
+            tail = self.output().strip().splitlines()[-3:]
+            raise SandboxUnavailable(
+                f"the sandbox could not start ({ready.get('op')}): {' '.join(tail)}; "
+                "check `grader doctor` and the memory limit")
         if self.course:
             wire.write_message(self._write_fd, {"op": "course", "modules": self.course})
 
@@ -384,7 +395,7 @@ class Sandbox:
         importing: str | None = None
         try:
             if self._proc is None:
-                self._start()
+                self._start()  # SandboxUnavailable passes through: it is not the student's
             wire.write_message(self._write_fd, message)
             while True:
                 reply = self._read(deadline)

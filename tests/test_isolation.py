@@ -54,6 +54,9 @@ def test_bubblewrap_command_binds_only_what_the_child_needs(tmp_path: Path) -> N
     assert f"--ro-bind {tmp_path / 'sub'} /submission" in text
     assert f"--bind {tmp_path / 'work'} /work" in text
     assert "--tmpfs /tmp" in text
+    tmpfs = command.index("--tmpfs")
+    binds = [i for i, arg in enumerate(command) if arg in ("--bind", "--ro-bind")]
+    assert all(i > tmpfs for i in binds), "a bind before --tmpfs /tmp is hidden by it"
     assert command[-3:] == ["/submission", "5", "6"]
     course = str(Path(__file__).resolve().parents[1])
     binds = [command[i + 1] for i, arg in enumerate(command) if arg in ("--bind", "--ro-bind")]

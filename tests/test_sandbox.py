@@ -15,7 +15,14 @@ import pytest
 
 from grader import wire
 from grader.isolation import detect
-from grader.sandbox import Limits, Sandbox, SandboxCrash, StudentError, StudentTimeout
+from grader.sandbox import (
+    Limits,
+    Sandbox,
+    SandboxCrash,
+    SandboxUnavailable,
+    StudentError,
+    StudentTimeout,
+)
 
 STUDENT = """\
 import os
@@ -411,9 +418,11 @@ def test_does_the_submission_time_budget_stop_calls_once_used_up(submission: Pat
         assert time.monotonic() - started < 0.5
 
 
-def test_is_a_child_that_cannot_start_reported_as_a_crash(submission: Path) -> None:
+def test_is_a_child_that_cannot_start_the_graders_failure_not_the_students(
+    submission: Path,
+) -> None:
     with Sandbox(submission, Limits(call_timeout=5.0, memory_mb=30)) as box:
-        with pytest.raises(SandboxCrash):
+        with pytest.raises(SandboxUnavailable, match="could not start"):
             box.call("m", "pid")
 
 
