@@ -127,3 +127,22 @@ def test_two_runs_on_one_folder_do_not_mix(klass: Path, tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "another `grader grade` (pid 4242) is writing to" in err
     assert list(out.glob("*.json")) == []
+
+
+def test_a_sandbox_that_cannot_start_fails_the_run_not_the_students(tmp_path: Path) -> None:
+    """When the sandbox cannot start at all (here: a memory limit too small for Python), does
+    `grader grade` exit 1 naming the problem, instead of giving every student zero?"""
+    course = tmp_path / "course"
+    for name in ("exercises", "solutions", "checks", "autograde_tests"):
+        shutil.copytree(ROOT / name, course / name, ignore=shutil.ignore_patterns("__pycache__"))
+    config = (ROOT / "course.toml").read_text(encoding="utf-8")
+    (course / "course.toml").write_text(config.replace("memory_mb = 2048", "memory_mb = 30"),
+                                        encoding="utf-8")
+    shutil.copytree(ROOT / "solutions", tmp_path / "class" / "ada")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(tmp_path / "class"), "--out", str(out),
+         "--course", str(course)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert "could not start" in proc.stderr + proc.stdout
+    assert not (out / "ada.json").exists()
