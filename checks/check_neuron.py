@@ -177,14 +177,3 @@ def check_chain_backward_numerical(ctx: Context) -> None:
                         variants=recurrence_mistakes(np.asarray(db, dtype=np.float64), a, ws, y))
     ctx.expect_gradient(dw, numeric[:n], what="chain_backward(...)['dw']", floor=FLOOR,
                         variants={"chain_wrong_activation": a[1:] * np.asarray(db)})
-
-
-@public("chain_backward")
-def check_chain_backward_one_layer(ctx: Context) -> None:
-    """chain_backward of a chain of one neuron gives your backward's dw and db"""
-    out = ctx.student.chain_backward(np.array([W[0]]), np.array([B[0]]), float(A_PREV[0]),
-                                     float(Y[0]))
-    one = ctx.student.backward(float(W[0]), float(B[0]), float(A_PREV[0]), float(Y[0]))
-    for key in ("dw", "db"):
-        ctx.expect_close(ctx.entry(out, key), np.array([float(ctx.entry(one, key))]), rtol=1e-9,
-                         atol=1e-15, what=f"chain_backward(...)[{key!r}] for L = 1")
