@@ -4,6 +4,10 @@ Workers are forked from a process that has already loaded the course, its hidden
 reference, so a submission costs its own checks plus one sandbox start. Each worker writes its
 student's result atomically; the main process only keeps a few numbers per student. A rerun
 skips students whose valid result is already there (unless ``force``).
+
+Past one machine, `grader.executors` runs the same `grade_job` on the workers of a Dask
+cluster: this process reads each submission (`read_submission`) and writes each result that
+comes back.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +34,7 @@ from grader import export, results
 from grader.course import Course, TestSpec
 from grader.grading import grade_folder, warm_up
 from grader.isolation import detect, protect
-from grader.submissions import Submission, SubmissionError, discover, unpack
+from grader.submissions import Submission, SubmissionError, Unpacked, discover, unpack
 
 
 @dataclass(frozen=True)
@@ -105,46 +109,98 @@ class _Shared:
 _SHARED: _Shared | None = None
 
 
-def grade_submission(submission: Submission, shared: _Shared | None = None) -> Graded:
-    """Grade one submission and write its result (and Gradescope file) atomically."""
-    shared = shared or _SHARED
-    assert shared is not None, "grade_submission needs the shared course state"
-    course = shared.course
+@dataclass(frozen=True)
+class Job:
+    """One submission, read: plain data, graded wherever the course is installed.
+
+    Attributes
+    ----------
+    student : str
+        Student id.
+    source : str
+        Where the submission came from (recorded in the result).
+    unpacked : Unpacked or None
+        The course modules found, as source text, and what went wrong reading them; None
+        when the entry could not be read at all.
+    error : str or None
+        Why the entry could not be read at all.
+    """
+
+    student: str
+    source: str
+    unpacked: Unpacked | None
+    error: str | None = None
+
+
+def read_submission(submission: Submission, modules: Sequence[str]) -> Job:
+    """Read a submission's modules into a job (an unreadable entry becomes the job's error)."""
+    source = str(submission.path)
+    try:
+        return Job(submission.student, source, unpack(submission, modules))
+    except SubmissionError as exc:
+        return Job(submission.student, source, None, str(exc))
+    except Exception as exc:  # an input we did not foresee: still a result, with the cause
+        return Job(submission.student, source, None,
+                   f"the submission could not be read: {type(exc).__name__}: {exc}")
+
+
+def grade_job(job: Job, course: Course, specs: Sequence[TestSpec],
+              reference: Mapping[str, ModuleType], secret: str | None) -> results.Result:
+    """Run the hidden tests on a job's modules in one sandbox and build its result.
+
+    Both executors grade through this one function: the local pool in a forked worker, Dask
+    on a cluster worker (`grader.executors`).
+
+    Parameters
+    ----------
+    job : Job
+        The submission, read.
+    course : Course
+        The course (its settings: modules, limits, assignment).
+    specs, reference
+        The course's hidden tests and reference solutions, loaded in this process.
+    secret : str or None
+        Course secret for the per-student inputs.
+
+    Returns
+    -------
+    grader.results.Result
+        The student's result (plain JSON data), not yet written.
+    """
+    unpacked = job.unpacked
+    if unpacked is None:
+        return results.failed_result(course, job.student, specs, job.error or "unreadable",
+                                     source=job.source)
     started = time.perf_counter()
+    unavailable = {m: f"{m}.py could not be used: {why}" for m, why in unpacked.problems.items()}
+    missing = [m for m in course.modules
+               if m not in unpacked.modules and m not in unpacked.problems]
+    errors = [*unpacked.notes, *unavailable.values()]
+    errors += [f"missing file: {m}.py is not in the submission" for m in missing]
     workdir = Path(tempfile.mkdtemp(prefix="grader-submission-"))
     try:
-        try:
-            unpacked = unpack(submission, course.modules)
-        except SubmissionError as exc:
-            result = results.failed_result(course, submission.student, shared.specs, str(exc),
-                                           source=str(submission.path))
-        except Exception as exc:  # an input we did not foresee: still a result, with the cause
-            result = results.failed_result(
-                course, submission.student, shared.specs,
-                f"the submission could not be read: {type(exc).__name__}: {exc}",
-                source=str(submission.path))
-        else:
-            folder = workdir / "submission"
-            unpacked.write(folder)
-            unavailable = {m: f"{m}.py could not be used: {why}"
-                           for m, why in unpacked.problems.items()}
-            missing = [m for m in course.modules
-                       if m not in unpacked.modules and m not in unpacked.problems]
-            errors = [*unpacked.notes, *unavailable.values()]
-            errors += [f"missing file: {m}.py is not in the submission" for m in missing]
-            outcomes = grade_folder(course, folder, student=submission.student,
-                                    secret=shared.secret, specs=shared.specs,
-                                    reference=shared.reference, unavailable=unavailable)
-            result = results.build(course, submission.student, outcomes, errors=errors,
-                                   source=str(submission.path),
-                                   seconds=time.perf_counter() - started)
+        folder = workdir / "submission"
+        unpacked.write(folder)
+        outcomes = grade_folder(course, folder, student=job.student, secret=secret,
+                                specs=specs, reference=reference, unavailable=unavailable)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    _write(result, shared)
+    return results.build(course, job.student, outcomes, errors=errors, source=job.source,
+                         seconds=time.perf_counter() - started)
+
+
+def grade_submission(submission: Submission, shared: _Shared | None = None) -> Graded:
+    """Read, grade and write one submission's result (and Gradescope file) atomically."""
+    shared = shared or _SHARED
+    assert shared is not None, "grade_submission needs the shared course state"
+    job = read_submission(submission, shared.course.modules)
+    result = grade_job(job, shared.course, shared.specs, shared.reference, shared.secret)
+    write_result(result, shared)
     return Graded.of(result)
 
 
-def _write(result: results.Result, shared: _Shared) -> None:
+def write_result(result: results.Result, shared: _Shared) -> None:
+    """Write a result (and, if asked, its Gradescope file) into the output folder atomically."""
     results.write(result, results.result_path(shared.out, result["student"]))
     if shared.gradescope:
         export.write_gradescope(result, shared.out / f"{result['student']}.gradescope.json")
@@ -156,7 +212,7 @@ def _duplicate_result(shared: _Shared, student: str, sources: Sequence[Path]) ->
         shared.course, student, shared.specs,
         f"{len(sources)} submissions share the student id {student!r} ({where}); "
         "keep one of them and grade again", source=where)
-    _write(result, shared)
+    write_result(result, shared)
     return Graded.of(result)
 
 
@@ -182,6 +238,8 @@ def grade(
     gradescope: bool = False,
     force: bool = False,
     log: TextIO | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> BatchReport:
     """Grade submissions into ``out``: ``<student>.json``, ``gradebook.csv`` and, with
     ``gradescope``, ``<student>.gradescope.json``.
@@ -196,7 +254,7 @@ def grade(
     out : Path
         Output folder (created).
     jobs : int, optional
-        Parallel workers (default: the CPU count).
+        Parallel workers of the local executor (default: the CPU count).
     secret : str, optional
         Course secret for the per-student inputs (default: the course's).
     gradescope : bool
@@ -205,18 +263,30 @@ def grade(
         Regrade students whose valid result already exists.
     log : TextIO, optional
         Where progress goes (default stderr).
+    executor : {"local", "dask"}
+        Where submissions are graded: worker processes on this machine, or the workers of a
+        Dask cluster (`grader.executors`; results come back here and are written here).
+    scheduler : str, optional
+        The Dask scheduler's address (required with ``executor="dask"``).
 
     Raises
     ------
     grader.submissions.SubmissionError
         A path does not exist or holds no submission (a usage error).
+    grader.executors.ExecutorError
+        The executor is unknown, lacks its scheduler, or dask is not installed (a usage error).
+    grader.executors.ClusterError
+        The cluster cannot be reached or cannot grade this course.
     """
+    from grader.executors import executor_for
+
+    run = executor_for(executor, jobs=jobs, scheduler=scheduler)
     stream = log or sys.stderr
     submissions = [p for p in paths if isinstance(p, Submission)]
     submissions += discover([p for p in paths if not isinstance(p, Submission)], course.modules)
     out.mkdir(parents=True, exist_ok=True)
     with _lock(out):
-        return _grade_locked(submissions, course, out, jobs, secret, gradescope, force, stream)
+        return _grade_locked(submissions, course, out, run, secret, gradescope, force, stream)
 
 
 class OutputLocked(Exception):
@@ -257,17 +327,16 @@ def _lock(out: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _grade_locked(submissions: Sequence[Submission], course: Course, out: Path,
-                  jobs: int | None, secret: str | None, gradescope: bool, force: bool,
+#: runs the jobs of a class, yielding each student's summary (or a grader failure) as it
+#: finishes; every result is written into ``shared.out`` before it is yielded
+Run = Callable[[Sequence[Submission], _Shared, TextIO], Iterator[Graded | str]]
+
+
+def _grade_locked(submissions: Sequence[Submission], course: Course, out: Path, run: Run,
+                  secret: str | None, gradescope: bool, force: bool,
                   stream: TextIO) -> BatchReport:
     shared = _Shared(course, course.collect(hidden=True), course.reference(), out,
                      secret if secret is not None else course.secret, gradescope)
-    warm_up(shared.specs, shared.reference)
-    if detect().level == "uid":  # the child's uid must not read what decides a grade
-        for path in protect([course.solutions, course.hidden_tests, course.root / "course.toml",
-                             out]):
-            print(f"made {path} unreadable to other users (the sandbox runs as one)",
-                  file=stream)
     report = BatchReport()
     by_id: dict[str, list[Submission]] = {}
     for submission in submissions:
@@ -293,7 +362,7 @@ def _grade_locked(submissions: Sequence[Submission], course: Course, out: Path,
               f"({graded.seconds:.1f} s)", file=stream, flush=True)
 
     try:
-        for item in _run(todo, shared, jobs or os.cpu_count() or 1):
+        for item in run(todo, shared, stream):
             if isinstance(item, Graded):
                 progress(item)
             else:
@@ -307,7 +376,17 @@ def _grade_locked(submissions: Sequence[Submission], course: Course, out: Path,
     return report
 
 
-def _run(todo: Sequence[Submission], shared: _Shared, jobs: int) -> Iterator[Graded | str]:
+def run_local(todo: Sequence[Submission], shared: _Shared, stream: TextIO,
+              jobs: int) -> Iterator[Graded | str]:
+    """Grade in ``jobs`` processes forked from this one, which loads the course's fixtures
+    first (`Run`)."""
+    course = shared.course
+    if detect().level == "uid":  # the child's uid must not read what decides a grade
+        for path in protect([course.solutions, course.hidden_tests, course.root / "course.toml",
+                             shared.out]):
+            print(f"made {path} unreadable to other users (the sandbox runs as one)",
+                  file=stream)
+    warm_up(shared.specs, shared.reference)
     if jobs <= 1 or len(todo) <= 1:
         for submission in todo:
             yield _guarded(grade_submission, submission, shared)

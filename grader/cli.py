@@ -89,7 +89,13 @@ def list_(course: Path | None) -> None:
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Output folder for <student>.json, gradebook.csv, ...")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="Parallel workers (default: the CPU count).")
+              help="Parallel workers of the local executor (default: the CPU count).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True,
+              help="Grade on this machine, or on the workers of a Dask cluster (results are "
+                   "written here as they come back; needs backprop-grader[dask]).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="The Dask scheduler's address, e.g. tcp://10.0.0.5:8786 (--executor dask).")
 @click.option("--secret", envvar="GRADER_SECRET", default=None,
               help="Course secret for per-student inputs (default: $GRADER_SECRET, then "
                    "course.toml).")
@@ -101,15 +107,21 @@ def list_(course: Path | None) -> None:
                    "(when no SUBMISSIONS are given) and write the scores into its gradebook.")
 @click.option("--assignment", help="The nbgrader assignment (default: the course's).")
 @course_option
-def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, secret: str | None,
-          gradescope: bool, force: bool, nbgrader_course: Path | None,
-          assignment: str | None, course: Path | None) -> None:
+def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: str,
+          scheduler: str | None, secret: str | None, gradescope: bool, force: bool,
+          nbgrader_course: Path | None, assignment: str | None, course: Path | None) -> None:
     """Grade SUBMISSIONS (folders, .zip or .ipynb files, or folders of them) into --out."""
     from grader import batch, nbgrader
+    from grader.executors import ClusterError, ExecutorError, executor_for
     from grader.results import load_all
     from grader.submissions import Submission, SubmissionError
 
-    _warn_isolation()
+    try:
+        executor_for(executor, jobs=jobs, scheduler=scheduler)  # usage errors first
+    except ExecutorError as exc:
+        raise _usage(exc) from exc
+    if executor == "local":  # on a cluster, each worker checks its own isolation
+        _warn_isolation()
     try:
         loaded = load_course(course, secret=secret)
         entries: list[Path | Submission] = list(submissions)
@@ -119,7 +131,8 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, secret: st
         if not entries:
             raise click.UsageError("give SUBMISSIONS to grade, or --nbgrader-course")
         report = batch.grade(entries, course=loaded, out=out, jobs=jobs,
-                             gradescope=gradescope, force=force)
+                             gradescope=gradescope, force=force, executor=executor,
+                             scheduler=scheduler)
         if nbgrader_course is not None:
             graded = {g.student for g in report.graded}
             count = nbgrader.write_gradebook(
@@ -127,9 +140,9 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, secret: st
                 [r for r in load_all(out) if r["student"] in graded])
             click.echo(f"nbgrader gradebook: {count} grades written to "
                        f"{nbgrader_course / 'gradebook.db'}", err=True)
-    except (CourseError, SubmissionError) as exc:
+    except (CourseError, SubmissionError, ExecutorError) as exc:
         raise _usage(exc) from exc
-    except batch.OutputLocked as exc:
+    except (batch.OutputLocked, ClusterError) as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(1) from None
     except batch.Interrupted as exc:
