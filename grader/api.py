@@ -176,7 +176,6 @@ def gradescope_run(
         The score written.
     """
     import json
-    import tempfile
 
     from grader import batch, export, results
     from grader.grading import warm_up
@@ -189,19 +188,15 @@ def gradescope_run(
             student = str(data.get("id") or student)
         except (OSError, ValueError, AttributeError):
             pass
-    with tempfile.TemporaryDirectory(prefix="grader-gradescope-") as tmp:
-        out = Path(tmp)
-        shared = batch._Shared(course, course.collect(hidden=True), course.reference(), out,
-                               course.secret, gradescope=False)
-        warm_up(shared.specs, shared.reference)
-        try:
-            batch.grade_submission(Submission(student, submission), shared)
-            result = results.load(results.result_path(out, student))
-            if result is None:
-                raise RuntimeError("no valid result was produced")
-            payload = export.gradescope(result)
-        except Exception as exc:  # the grader failed: still give Gradescope a valid file
-            payload = {"score": 0.0, "output": f"The autograder failed: {type(exc).__name__}: "
-                                               f"{exc}. Tell your instructor.", "tests": []}
+    try:
+        specs, reference = course.collect(hidden=True), course.reference()
+        warm_up(specs, reference)
+        job = batch.read_submission(Submission(student, submission), course.modules)
+        result = batch.grade_job(job, course, specs, reference, course.secret)
+        results.validate(result)
+        payload = export.gradescope(result)
+    except Exception as exc:  # the grader failed: still give Gradescope a valid file
+        payload = {"score": 0.0, "output": f"The autograder failed: {type(exc).__name__}: "
+                                           f"{exc}. Tell your instructor.", "tests": []}
     results.write_json(payload, results_file)
     return float(payload["score"])

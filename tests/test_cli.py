@@ -240,3 +240,21 @@ def test_help_documents_exit_codes(args: list[str]) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0
     assert "Exit codes" in result.output and "2  usage error" in result.output
+
+
+def test_gradescope_entry_point_still_writes_a_valid_file_when_it_fails(tmp_path: Path) -> None:
+    """If the grader itself breaks inside Gradescope (here: a broken reference solution), does
+    the student still get a valid results.json that says so?"""
+    course = tmp_path / "course"
+    for name in ("exercises", "solutions", "checks", "autograde_tests"):
+        shutil.copytree(ROOT / name, course / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ROOT / "course.toml", course / "course.toml")
+    (course / "solutions" / "neuron.py").write_text("this is not python\n")
+    results_file = tmp_path / "results.json"
+    proc = run(["gradescope", "--submission", str(ROOT / "solutions"), "--results",
+                str(results_file), "--metadata", str(tmp_path / "none.json"), "--course",
+                str(course)], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(results_file.read_text())
+    assert payload["score"] == 0.0 and payload["tests"] == []
+    assert "The autograder failed" in payload["output"]
