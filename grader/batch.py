@@ -370,8 +370,7 @@ def _grade_locked(submissions: Sequence[Submission], course: Course, out: Path, 
                 print(f"grader failure: {item}", file=stream, flush=True)
     except KeyboardInterrupt:
         raise Interrupted(done, len(todo)) from None
-    all_results = results.load_all(out)
-    export.write_gradebook(all_results, course.modules, out / "gradebook.csv")
+    export.write_gradebook(results.iter_results(out), course.modules, out / "gradebook.csv")
     report.graded.sort(key=lambda g: g.student)
     return report
 

@@ -113,7 +113,7 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: 
     """Grade SUBMISSIONS (folders, .zip or .ipynb files, or folders of them) into --out."""
     from grader import batch, nbgrader
     from grader.executors import ClusterError, ExecutorError, executor_for
-    from grader.results import load_all
+    from grader.results import iter_results
     from grader.submissions import Submission, SubmissionError
 
     try:
@@ -137,7 +137,7 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: 
             graded = {g.student for g in report.graded}
             count = nbgrader.write_gradebook(
                 nbgrader_course, name,
-                [r for r in load_all(out) if r["student"] in graded])
+                (r for r in iter_results(out) if r["student"] in graded))
             click.echo(f"nbgrader gradebook: {count} grades written to "
                        f"{nbgrader_course / 'gradebook.db'}", err=True)
     except (CourseError, SubmissionError, ExecutorError) as exc:

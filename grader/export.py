@@ -4,29 +4,30 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from grader.results import Result, write_json
 
 
-def gradebook_csv(results: Sequence[Result], modules: Sequence[str]) -> str:
-    """One row per student: student, total, max_score, then one column per module."""
+def gradebook_csv(results: Iterable[Result], modules: Sequence[str]) -> str:
+    """One row per student: student, total, max_score, then one column per module.
+
+    ``results`` may be a stream: only the rows are kept, not the results."""
+    rows = sorted(([
+        str(result["student"]), _num(result["score"]), _num(result["max_score"]),
+        *(_num(result.get("modules", {}).get(m, {}).get("score", 0.0)) for m in modules),
+        "; ".join(result.get("errors", [])),
+    ] for result in results), key=lambda row: row[0])
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student", "total", "max_score", *modules, "errors"])
-    for result in sorted(results, key=lambda r: str(r["student"])):
-        per_module = result.get("modules", {})
-        writer.writerow([
-            result["student"], _num(result["score"]), _num(result["max_score"]),
-            *(_num(per_module.get(m, {}).get("score", 0.0)) for m in modules),
-            "; ".join(result.get("errors", [])),
-        ])
+    writer.writerows(rows)
     return buffer.getvalue()
 
 
-def write_gradebook(results: Sequence[Result], modules: Sequence[str], path: Path) -> None:
+def write_gradebook(results: Iterable[Result], modules: Sequence[str], path: Path) -> None:
     """Write the gradebook CSV atomically."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(gradebook_csv(results, modules), encoding="utf-8")

@@ -18,7 +18,7 @@ them.
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +155,7 @@ def submissions(root: Path, assignment: str) -> list[Submission]:
     return found
 
 
-def write_gradebook(root: Path, assignment: str, results: Sequence[Result]) -> int:
+def write_gradebook(root: Path, assignment: str, results: Iterable[Result]) -> int:
     """Store each result's per-function scores as the autograde scores of the matching test
     cells (``<module>-<function>-test``) in the nbgrader gradebook of ``root``.
 

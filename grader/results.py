@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -167,11 +167,15 @@ def load(path: Path) -> Result | None:
     return data if isinstance(data, dict) else None
 
 
-def load_all(out: Path) -> list[Result]:
-    """Every valid result in an output folder, by student id."""
-    results = []
+def iter_results(out: Path) -> Iterator[Result]:
+    """Every valid result in an output folder, by student id, one at a time (a class of any
+    size is never held in memory at once)."""
     for path in sorted(out.glob("*.json")):
         loaded = load(path)  # other JSON files (Gradescope's) do not follow the schema
         if loaded is not None:
-            results.append(loaded)
-    return results
+            yield loaded
+
+
+def load_all(out: Path) -> list[Result]:
+    """Every valid result in an output folder, by student id."""
+    return list(iter_results(out))
