@@ -117,6 +117,9 @@ class Child:
         self.kept: dict[int, Any] = {}
         self._student_files: dict[tuple[str, Any], bool] = {}
         self.finder = CourseFinder(self.submission)
+        #: public course helpers: their sources (sent by the grader), and those loaded
+        self.helper_sources: dict[str, str] = {}
+        self.helpers: dict[str, ModuleType] = {}
         sys.meta_path.insert(0, self.finder)
 
     # -- messages ---------------------------------------------------------------------------
@@ -133,6 +136,8 @@ class Child:
             if op == "course":  # the course's modules and their contract functions
                 modules = message.get("modules", {})
                 self.finder.course = {str(m): [str(f) for f in fs] for m, fs in modules.items()}
+                self.helper_sources = {str(k): str(v)
+                                       for k, v in message.get("helpers", {}).items()}
                 continue
             if op == "call":
                 self.send(self.call(message))
@@ -166,6 +171,8 @@ class Child:
             return self.kept[value.number]
         if isinstance(value, wire.Callback):
             return self.callback(value.name)
+        if isinstance(value, wire.Helper):
+            return self.helper(value.module, value.function)
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         if isinstance(value, tuple):
@@ -173,6 +180,20 @@ class Child:
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
         return value
+
+    def helper(self, module: str, function: str) -> Callable[..., Any]:
+        """A public course helper, run from this child's own copy of its module."""
+        if module not in self.helpers:
+            if module not in self.helper_sources:
+                raise ValueError(f"no course helper module {module!r}")
+            loaded = ModuleType(f"_grader_helper_{module}")
+            code = compile(self.helper_sources[module], f"<course helper {module}>", "exec")
+            exec(code, loaded.__dict__)  # public course code, sent by the grader
+            self.helpers[module] = loaded
+        found = getattr(self.helpers[module], function, None)
+        if not callable(found):
+            raise ValueError(f"no course helper {module}.{function}")
+        return found  # type: ignore[no-any-return]
 
     def callback(self, name: str) -> Callable[..., Any]:
         def call_parent(*args: Any, **kwargs: Any) -> Any:
@@ -344,13 +365,185 @@ def _same(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
         return bool(_array_equal(a, b))
 
 
-def main(argv: list[str]) -> int:
-    submission, read_fd, write_fd = argv[1], int(argv[2]), int(argv[3])
+def run_child(submission: str, read_fd: int, write_fd: int) -> None:
+    """Serve one submission's calls until the grader says exit or closes the channel."""
     child = Child(submission, read_fd, write_fd)
     try:
         child.serve()
     except wire.ChannelClosed:
         pass
+
+
+# -- the warm start: a zygote that forks one child per submission --------------------------------
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+
+
+def _prctl(option: int, value: int) -> None:
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def _others() -> list[int]:
+    """Every live process of this pid namespace but the zygote and the namespace's init."""
+    me = os.getpid()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in (1, me):
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    state = fh.read().rsplit(b")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            if state not in (b"Z", b"X"):
+                found.append(int(entry))
+    return found
+
+
+def _clean(child: int | None, grace: float) -> int | None:
+    """End the current child and everything it left behind; return its exit status.
+
+    Waits up to ``grace`` seconds for the child to end by itself (after a crash, to report
+    how it ended), then kills every other process of the namespace, as many times as needed.
+    """
+    import signal
+
+    code: int | None = None
+    until = time.monotonic() + grace
+    while child is not None:
+        try:
+            pid, status = os.waitpid(child, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid:
+            code = os.waitstatus_to_exitcode(status)
+            break
+        if time.monotonic() >= until:
+            break
+        time.sleep(0.002)
+    for _ in range(1000):
+        try:
+            os.kill(-1, signal.SIGKILL)  # all this uid may signal here: never us, never init
+        except ProcessLookupError:
+            pass
+        while True:  # reap our own children; orphans go to the namespace's init
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if not pid:
+                break
+            if pid == child and code is None:
+                code = os.waitstatus_to_exitcode(status)
+        if not _others():
+            return code
+        time.sleep(0.001)
+    raise RuntimeError("processes of the previous submission would not die")
+
+
+def _address_space() -> int:
+    """This process's virtual memory size in bytes (what RLIMIT_AS counts)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _start_forked(request: dict[str, Any], fds: list[int]) -> None:
+    """(In the forked child.) Become a fresh child for one submission; never returns."""
+    import resource
+
+    code = 70
+    try:
+        read_fd, write_fd, out_fd, err_fd = fds
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        for fd in (out_fd, err_fd):
+            if fd > 2:
+                os.close(fd)
+        _prctl(PR_SET_PDEATHSIG, 9)  # the zygote gone: nothing of this submission lingers
+        memory = int(request["memory"])
+        size = int(request["file_size"])
+        if memory <= _address_space():  # a cold start could not even import numpy
+            wire.write_message(write_fd, {"op": f"too little memory: the limit of "
+                                                f"{memory >> 20} MB is below what Python and "
+                                                f"numpy take ({_address_space() >> 20} MB)"})
+            return
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        os.chdir(str(request["cwd"]))
+        submission = str(request["submission"])
+        sys.argv = [sys.argv[0], submission, str(read_fd), str(write_fd)]  # as a cold start
+        run_child(submission, read_fd, write_fd)
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def zygote(control_fd: int) -> int:
+    """Serve fork requests from the grader on a unix socket, one child at a time.
+
+    Requests (JSON, one per datagram): ``fork`` with four descriptors attached (the call
+    channel's read and write ends, stdout, stderr) starts a child for the submission folder
+    given; ``reset`` ends it and everything it started (``kill(-1)`` in this pid namespace,
+    which spares only this process and the namespace's init) and answers with its exit
+    status. The zygote is not dumpable, so a child running as the same uid cannot ptrace it
+    or read its memory.
+    """
+    import json
+    import socket
+
+    _prctl(PR_SET_DUMPABLE, 0)
+    sock = socket.socket(fileno=control_fd)
+
+    def answer(message: dict[str, Any]) -> None:
+        sock.send(json.dumps(message).encode("utf-8"))
+
+    answer({"op": "ready", "pid": os.getpid()})
+    child: int | None = None
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 8)
+        except OSError:
+            return 0
+        if not data:
+            return 0  # the grader is gone
+        request = json.loads(data)
+        op = request.get("op")
+        if op == "fork":
+            _clean(child, 0.0)
+            if len(fds) != 4:
+                for fd in fds:
+                    os.close(fd)
+                answer({"op": "error", "message": "fork needs four descriptors"})
+                continue
+            pid = os.fork()
+            if pid == 0:
+                sock.close()
+                _start_forked(request, fds)
+            for fd in fds:
+                os.close(fd)
+            child = pid
+            answer({"op": "forked", "pid": pid})
+        elif op == "reset":
+            code = _clean(child, float(request.get("grace", 0.0)))
+            child = None
+            answer({"op": "clean", "code": code})
+        else:
+            for fd in fds:
+                os.close(fd)
+            answer({"op": "error", "message": f"unknown op {op!r}"})
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 3 and argv[1] == "--zygote":
+        return zygote(int(argv[2]))
+    run_child(argv[1], int(argv[2]), int(argv[3]))
     return 0
 
 

@@ -79,10 +79,30 @@ class Isolation:
         if self.level != "bubblewrap" or self.bwrap is None:
             return [python, "-I", "-B", str(child_script), str(submission),
                     *(str(fd) for fd in fds)]
+        # first the fresh /tmp, so that binds below it (a venv in /tmp) stay visible
+        return [*self._bwrap(child_script, submission, workdir, ["--tmpfs", "/tmp"]),
+                python, "-I", "-B", f"{SANDBOX_GRADER}/_child.py", SANDBOX_SUBMISSION,
+                *(str(fd) for fd in fds)]
+
+    def zygote_command(self, child_script: Path, root: Path, control_fd: int) -> list[str]:
+        """The command line of a warm zygote (bubblewrap only) serving the folders of ``root``.
+
+        ``root/submission`` is seen read-only at ``/submission``, ``root/work`` at ``/work``
+        and ``root/tmp`` at ``/tmp``, both writable; the grader refills and empties them
+        between submissions.
+        """
+        assert self.level == "bubblewrap" and self.bwrap is not None
+        return [*self._bwrap(child_script, root / "submission", root / "work",
+                             ["--bind", str(root / "tmp"), "/tmp"]),
+                sys.executable, "-I", "-B", f"{SANDBOX_GRADER}/_child.py", "--zygote",
+                str(control_fd)]
+
+    def _bwrap(self, child_script: Path, submission: Path, workdir: Path,
+               tmp: list[str]) -> list[str]:
+        assert self.bwrap is not None
         args = [self.bwrap, "--die-with-parent", "--unshare-all", "--uid", str(NOBODY),
-                "--gid", str(NOBODY), "--hostname", "sandbox",
-                # first the fresh /tmp, so that binds below it (a venv in /tmp) stay visible
-                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+                "--gid", str(NOBODY), "--hostname", "sandbox", "--proc", "/proc",
+                "--dev", "/dev", *tmp]
         for path in _system_paths():
             args += _bind(path)
         for path in _python_paths():
@@ -93,10 +113,7 @@ class Isolation:
         for name in ("_child.py", "wire.py"):
             args += ["--ro-bind", str(child_script.with_name(name)),
                      f"{SANDBOX_GRADER}/{name}"]
-        args += ["--setenv", "HOME", SANDBOX_WORK, "--setenv", "TMPDIR", "/tmp", "--",
-                 python, "-I", "-B", f"{SANDBOX_GRADER}/_child.py", SANDBOX_SUBMISSION,
-                 *(str(fd) for fd in fds)]
-        return args
+        return [*args, "--setenv", "HOME", SANDBOX_WORK, "--setenv", "TMPDIR", "/tmp", "--"]
 
     def prepare(self, submission: Path, workdir: Path) -> None:
         """Make the child's folders usable by the uid it runs as."""

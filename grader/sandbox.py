@@ -10,13 +10,9 @@ the process group is killed and the next call starts a fresh child.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import itertools
-import os
-import resource
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from grader import wire
-from grader.isolation import Isolation, ProcessCap, detect
+from grader import launch, wire
+from grader.isolation import Isolation, detect
 
 CHILD_SCRIPT = Path(__file__).with_name("_child.py")
 
@@ -132,15 +128,6 @@ class Runner(Protocol):
         ...
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this (child) process when the grader dies, however it dies."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _copy_modules(source: Path, target: Path) -> None:
     """Copy the regular ``*.py`` files of ``source`` (no links, no folders) into ``target``."""
     target.mkdir(parents=True, exist_ok=True)
@@ -184,24 +171,27 @@ class Sandbox:
         The course's modules and contract functions: a module that a submission's module
         imports but that is missing or broken is replaced by stand-ins, so the mistake costs
         only its own points.
+    helpers : mapping of str to str, optional
+        Public course helper modules (name to source) that tests may pass to student code as
+        :class:`grader.wire.Helper` functions; the child runs them itself.
     """
 
     def __init__(self, submission: Path, limits: Limits | None = None,
                  unavailable: Mapping[str, str] | None = None,
                  isolation: Isolation | None = None,
-                 course: Mapping[str, Sequence[str]] | None = None) -> None:
+                 course: Mapping[str, Sequence[str]] | None = None,
+                 helpers: Mapping[str, str] | None = None) -> None:
         self.limits = limits or Limits()
         self.isolation = isolation or detect()
         self.course = {m: list(fs) for m, fs in (course or {}).items()}
+        self.helpers = dict(helpers or {})
         self.budget_left = self.limits.submission_timeout
         #: modules that cannot be called, with the reason (missing, unreadable, broken import)
         self.broken_modules: dict[str, str] = dict(unavailable or {})
         #: functions that ran past a deadline: not called again, each would cost another one
         self.timed_out: dict[tuple[str, str], str] = {}
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._cap: ProcessCap | None = None
-        self._reader: wire.Reader | None = None
-        self._write_fd = -1
+        self._child: launch.Child | None = None
+        self._zygote: launch.Zygote | None = None
         self._ids = itertools.count(1)
         self._tmp = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         self._outputs = (self._tmp / "stdout.txt", self._tmp / "stderr.txt")
@@ -220,59 +210,28 @@ class Sandbox:
     def close(self) -> None:
         """Stop the child and remove its temporary files."""
         self._kill()
+        zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            launch.release(zygote)
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     def _start(self) -> None:
         workdir = self._tmp / "work"
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir()
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
         limits = self.limits
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(workdir),
-            "TMPDIR": str(workdir),
-            "LANG": "C.UTF-8",
-            "PYTHONHASHSEED": "0",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-        }
-        for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-            if key in os.environ:  # this machine's OpenBLAS needs them to compute correctly
-                env[key] = os.environ[key]
-
-        isolate = self.isolation.preexec()
-        self.isolation.prepare(self.submission, workdir)
-        self._cap = ProcessCap.create()
-        cap = self._cap
-
-        def set_limits() -> None:
-            memory = limits.memory_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-            size = limits.file_size_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            _die_with_parent()
-            if cap is not None:
-                cap.join()
-            if isolate is not None:
-                isolate()
-
-        command = self.isolation.command(CHILD_SCRIPT, self.submission, workdir,
-                                         (to_child_r, from_child_w))
-        with open(self._outputs[0], "wb") as out, open(self._outputs[1], "wb") as err:
-            self._proc = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=workdir,
-                env=env, pass_fds=(to_child_r, from_child_w), start_new_session=True,
-                preexec_fn=set_limits,
-            )
-        os.close(to_child_r)
-        os.close(from_child_w)
-        self._write_fd = to_child_w
-        self._reader = wire.Reader(from_child_r)
+        try:
+            if launch.warm_allowed(self.isolation):
+                if self._zygote is None or not self._zygote.healthy:
+                    self._zygote = launch.acquire(self.isolation)
+                self._child = self._zygote.spawn(self.submission, self._outputs,
+                                                 limits.memory_mb, limits.file_size_mb)
+            else:
+                self._child = launch.ColdChild(self.isolation, self.submission, workdir,
+                                               self._outputs, limits.memory_mb,
+                                               limits.file_size_mb)
+        except launch.Unavailable as exc:
+            raise SandboxUnavailable(f"{exc}; check `grader doctor`") from None
         try:  # no student code has run yet: a failure here is the grader's, not the student's
             ready = self._read(time.monotonic() + max(self.limits.call_timeout, 10.0))
         except (wire.WireError, OSError) as exc:
@@ -283,26 +242,15 @@ class Sandbox:
             raise SandboxUnavailable(
                 f"the sandbox could not start ({ready.get('op')}): {' '.join(tail)}; "
                 "check `grader doctor` and the memory limit")
-        if self.course:
-            wire.write_message(self._write_fd, {"op": "course", "modules": self.course})
+        if self.course or self.helpers:
+            assert self._child is not None
+            wire.write_message(self._child.write_fd, {"op": "course", "modules": self.course,
+                                                      "helpers": self.helpers})
 
     def _kill(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            proc.wait()
-        cap, self._cap = self._cap, None
-        if cap is not None:
-            cap.remove()
-        if self._write_fd >= 0:
-            os.close(self._write_fd)
-            self._write_fd = -1
-        if self._reader is not None:
-            os.close(self._reader.fd)
-            self._reader = None
+        child, self._child = self._child, None
+        if child is not None:
+            child.kill()
 
     def output(self) -> str:
         """The start of what the child printed so far (stdout, then stderr), capped."""
@@ -314,8 +262,8 @@ class Sandbox:
 
     # -- calling ------------------------------------------------------------------------------
     def _read(self, deadline: float) -> dict[str, Any]:
-        assert self._reader is not None
-        message = self._reader.read(deadline)
+        assert self._child is not None
+        message = self._child.reader.read(deadline)
         if not isinstance(message, dict):
             raise wire.WireError("a message that is not an object")
         return message
@@ -394,9 +342,10 @@ class Sandbox:
                    "patch": [list(p) for p in patch], "errstate": errstate}
         importing: str | None = None
         try:
-            if self._proc is None:
+            if self._child is None:
                 self._start()  # SandboxUnavailable passes through: it is not the student's
-            wire.write_message(self._write_fd, message)
+            assert self._child is not None
+            wire.write_message(self._child.write_fd, message)
             while True:
                 reply = self._read(deadline)
                 op = reply.get("op")
@@ -423,10 +372,7 @@ class Sandbox:
                 self.timed_out[module, function] = stopped
             raise StudentTimeout(stopped) from None
         except (wire.WireError, OSError) as exc:
-            code = self._proc.poll() if self._proc is not None else None
-            if code is None and self._proc is not None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    code = self._proc.wait(timeout=1.0)
+            code = self._child.exit_code(1.0) if self._child is not None else None
             self._kill()
             what = _describe_exit(code) if code is not None else f"the channel broke ({exc})"
             if importing is not None:
@@ -453,7 +399,8 @@ class Sandbox:
         except Exception as exc:  # the submission passed something the function rejects
             reply = {"op": "callback_result", "ok": False,
                      "error": f"{name} raised {type(exc).__name__}: {exc}"}
-        wire.write_message(self._write_fd, reply)
+        assert self._child is not None
+        wire.write_message(self._child.write_fd, reply)
 
     def _result(self, reply: dict[str, Any], module: str) -> CallResult:
         if not reply.get("ok"):
