@@ -123,7 +123,8 @@ def check(
     selected = resolve_modules(loaded, modules, folder)
     summaries: list[FunctionSummary] = []
     functions = {m: loaded.functions(m) for m in loaded.modules}
-    with Sandbox(folder, loaded.limits, course=functions) as sandbox:
+    with Sandbox(folder, loaded.limits, course=functions,
+                 helpers=loaded.helper_sources()) as sandbox:
         for module in selected:
             specs = loaded.collect([module], hidden=False)
             outcomes = run_tests(specs, sandbox, student="local", secret=None)

@@ -97,6 +97,7 @@ class Course:
     points: Mapping[str, float] = field(default_factory=dict)
     function_table: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     misconceptions_file: str = MISCONCEPTIONS
+    sandbox_helpers: tuple[str, ...] = ()
 
     @property
     def exercises(self) -> Path:
@@ -117,6 +118,19 @@ class Course:
     def hidden_tests(self) -> Path:
         """Folder of the hidden tests (absent from a student release)."""
         return self.root / "autograde_tests"
+
+    def helper_sources(self) -> dict[str, str]:
+        """The public helper modules that run inside the sandbox (``[grading]
+        sandbox_helpers``, modules of ``checks/``), name to source."""
+        sources = {}
+        for name in self.sandbox_helpers:
+            path = self.checks / f"{name}.py"
+            try:
+                sources[name] = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise CourseError(f"course.toml lists the sandbox helper {name!r}, but "
+                                  f"{path} cannot be read: {exc}") from None
+        return sources
 
     def functions(self, module: str) -> list[str]:
         """The contract functions of a module, in order: the ``[functions]`` table of
@@ -332,4 +346,5 @@ def load_course(root: Path | None = None, *, secret: str | None = None) -> Cours
         function_table={str(k): tuple(str(f) for f in v)
                         for k, v in config.get("functions", {}).items()},
         misconceptions_file=misconceptions,
+        sandbox_helpers=tuple(str(h) for h in grading.get("sandbox_helpers", ())),
     )

@@ -63,7 +63,8 @@ def grade_folder(
     specs = list(specs) if specs is not None else course.collect(hidden=True)
     reference = reference if reference is not None else course.reference()
     functions = {m: course.functions(m) for m in course.modules}
-    with Sandbox(folder, course.limits, unavailable, course=functions) as sandbox:
+    with Sandbox(folder, course.limits, unavailable, course=functions,
+                 helpers=course.helper_sources()) as sandbox:
         return run_tests(specs, sandbox, student=student,
                          secret=secret if secret is not None else course.secret,
                          reference=reference, progress=progress)

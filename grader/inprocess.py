@@ -122,6 +122,8 @@ class InProcess:
 def _resolve(value: Any, callbacks: Mapping[str, Callable[..., Any]]) -> Any:
     if isinstance(value, wire.Callback):
         return callbacks[value.name]
+    if isinstance(value, wire.Helper):
+        return callbacks[value.key]
     if isinstance(value, list):
         return [_resolve(v, callbacks) for v in value]
     if isinstance(value, tuple):

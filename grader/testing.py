@@ -36,7 +36,7 @@ from grader import gradcheck as _gradcheck
 from grader import misconceptions as _misconceptions
 from grader.misconceptions import Diagnosis
 from grader.sandbox import CallResult, Runner, StudentError
-from grader.wire import Callback
+from grader.wire import Callback, Helper
 
 Visibility = Literal["hidden", "after_due_date", "after_published", "visible"]
 VISIBILITIES: tuple[str, ...] = ("hidden", "after_due_date", "after_published", "visible")
@@ -238,6 +238,15 @@ class Context:
         name = f"{getattr(function, '__name__', 'function')}#{next(self._names)}"
         self._callbacks[name] = function
         return Callback(name)
+
+    def helper(self, function: Callable[..., Any]) -> Helper:
+        """Offer a public course helper (a function of a ``[grading] sandbox_helpers`` module
+        of ``checks/``) to the student's code: it runs in the sandbox itself, so a function
+        called thousands of times (a loss in a gradient check) costs no round trips. Only
+        public code may be offered this way: the student can read it."""
+        helper = Helper(function.__module__, function.__name__)
+        self._callbacks[helper.key] = function  # where no sandbox runs it (in process)
+        return helper
 
     @contextlib.contextmanager
     def isolated(self, *functions: str) -> Iterator[None]:

@@ -11,6 +11,9 @@ numbers, strings, booleans, None, lists and string-keyed dicts, plus four tagged
   and the parent may pass the handle back in a later call (it never compares equal to anything);
 - ``{"__callback__": name}``: a callable that lives in the parent; the child calls it through
   the channel and gets plain data back;
+- ``{"__helper__": [module, function]}``: a public course helper (a function of a module
+  under ``checks/`` that the course lists as a sandbox helper); the child runs its own copy,
+  so calling it costs no round trip;
 - ``{"__rng__": state}``: a ``numpy.random.Generator``, sent as its bit generator's state and
   rebuilt on the other side in exactly that state.
 
@@ -71,6 +74,19 @@ class Callback:
     name: str
 
 
+@dataclass(frozen=True)
+class Helper:
+    """A reference to a public course helper function that runs in the child itself."""
+
+    module: str
+    function: str
+
+    @property
+    def key(self) -> str:
+        """Its name among a call's callbacks, where it runs in-process instead."""
+        return f"helper:{self.module}.{self.function}"
+
+
 def encode(value: Any, *, keep: dict[int, Any] | None = None) -> Any:
     """Turn a value into JSON-ready plain data.
 
@@ -118,6 +134,8 @@ def encode(value: Any, *, keep: dict[int, Any] | None = None) -> Any:
         return {"__handle__": value.number}
     if isinstance(value, Callback):
         return {"__callback__": value.name}
+    if isinstance(value, Helper):
+        return {"__helper__": [value.module, value.function]}
     return _keep(value, keep)
 
 
@@ -178,6 +196,11 @@ def decode(data: Any, *, depth: int = 0) -> Any:
         return Handle(number, str(data.get("type", "object")))
     if "__callback__" in data:
         return Callback(str(data["__callback__"]))
+    if "__helper__" in data:
+        names = _as_list(data["__helper__"])
+        if len(names) != 2:
+            raise WireError("malformed helper")
+        return Helper(str(names[0]), str(names[1]))
     if "__rng__" in data:
         return make_rng(decode(data["__rng__"], depth=depth + 1))
     return {str(k): decode(v, depth=depth + 1) for k, v in data.items()}
