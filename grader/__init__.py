@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "check"]
+__all__ = ["__version__", "check", "curves", "graph"]
 
 if TYPE_CHECKING:
     from grader.api import check
+    from grader.training_curves import curves
 
 
 def __getattr__(name: str) -> Any:
@@ -17,4 +18,12 @@ def __getattr__(name: str) -> Any:
         from grader.api import check
 
         return check
+    if name == "curves":
+        from grader.training_curves import curves
+
+        return curves
+    if name == "graph":
+        from grader.deckgraphs import graph
+
+        return graph
     raise AttributeError(name)

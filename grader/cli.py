@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from grader import __version__, api
+from grader import training_curves as tc
 from grader.course import CourseError, load_course
 
 EXIT_CODES = """\b
@@ -106,10 +107,13 @@ def list_(course: Path | None) -> None:
               help="An nbgrader course folder: grade its submitted/<student>/<assignment>/ "
                    "(when no SUBMISSIONS are given) and write the scores into its gradebook.")
 @click.option("--assignment", help="The nbgrader assignment (default: the course's).")
+@click.option("--report", "with_report", is_flag=True,
+              help="Also write the instructor report, OUT/report.html (see `grader report`).")
 @course_option
 def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: str,
           scheduler: str | None, secret: str | None, gradescope: bool, force: bool,
-          nbgrader_course: Path | None, assignment: str | None, course: Path | None) -> None:
+          nbgrader_course: Path | None, assignment: str | None, course: Path | None,
+          with_report: bool) -> None:
     """Grade SUBMISSIONS (folders, .zip or .ipynb files, or folders of them) into --out."""
     from grader import batch, nbgrader
     from grader.executors import ClusterError, ExecutorError, executor_for
@@ -151,7 +155,86 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: 
         raise SystemExit(1) from None
     click.echo(report.render(loaded.modules))
     click.echo(f"results: {out}/<student>.json, gradebook: {out / 'gradebook.csv'}")
+    if with_report:
+        from grader import report as instructor_report
+
+        try:
+            click.echo(f"report: {instructor_report.build(out, course=loaded)}")
+        except instructor_report.NoResults as exc:  # every submission was a grader failure
+            click.echo(f"Error: no report: {exc}", err=True)
+            raise SystemExit(1) from None
     raise SystemExit(0 if report.ok else 1)
+
+
+@main.command("report", epilog=EXIT_CODES.replace(" (check: every public check passed)", "")
+              .replace("(check: some check failed)", "(the page could not be written)"))
+@click.argument("results_dir", metavar="DIR",
+                type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the page (default: DIR/report.html).")
+@course_option
+def report_(results_dir: Path, out_file: Path | None, course: Path | None) -> None:
+    """Build the instructor report (one offline HTML page) from the results in DIR.
+
+    It shows the score histogram, every function's pass rate, the most common
+    misconceptions with an example each, and each student's tests exactly as their
+    Gradescope results show them. Nothing is regraded.
+    """
+    from grader.report import NoResults, build
+
+    try:
+        loaded = load_course(course)
+    except CourseError as exc:
+        if course is not None:
+            raise _usage(exc) from exc
+        loaded = None  # no course here: order and names come from the results
+    try:
+        written = build(results_dir, course=loaded, path=out_file)
+    except NoResults as exc:
+        raise _usage(exc) from exc
+    except OSError as exc:
+        click.echo(f"Error: cannot write the report: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"report: {written}")
+
+
+@main.command("curves", epilog=EXIT_CODES.replace("(check: every public check passed)",
+                                                  "(the figure was written)")
+              .replace("(check: some check failed)", "(one of your functions failed)"))
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The figure to write: a .png or .svg file.")
+@click.option("--epochs", type=click.IntRange(min=1), default=tc.EPOCHS, show_default=True,
+              help="Passes over the training set, for each way.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=tc.BATCH_SIZE,
+              show_default=True, help="Mini-batch size of SGD.")
+@click.option("--lr", type=float, default=tc.LR, show_default=True, help="Learning rate.")
+@click.option("--hidden", type=click.IntRange(min=1), default=tc.HIDDEN, show_default=True,
+              help="Hidden units of the MLP [64, hidden, 10].")
+@click.option("--seed", type=int, default=tc.SEED, show_default=True,
+              help="Seeds the initial parameters and the shuffles.")
+@click.option("--reference", is_flag=True, help="Train the course's reference solutions.")
+@click.option("--path", type=click.Path(path_type=Path),
+              help="Folder of your modules (default: the course's exercises/).")
+@course_option
+def curves_(out: Path, epochs: int, batch_size: int, lr: float, hidden: int, seed: int,
+            reference: bool, path: Path | None, course: Path | None) -> None:
+    """Train your MLP on the digits by full-batch gradient descent and by mini-batch SGD,
+    from the same start for the same epochs, and plot the loss and accuracy curves."""
+    from grader.sandbox import SandboxUnavailable
+
+    try:
+        tc.check_suffix(out)
+        result = tc.curves(epochs=epochs, batch_size=batch_size, lr=lr, hidden=hidden,
+                           seed=seed, reference=reference, path=path, course=course,
+                           progress=lambda line: click.echo(line, err=True))
+        written = result.save(out)
+    except CourseError as exc:
+        raise _usage(exc) from exc
+    except (tc.CurvesError, SandboxUnavailable) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(result.summary())
+    click.echo(f"figure: {written}")
 
 
 @main.command(epilog=EXIT_CODES)
@@ -217,6 +300,60 @@ def doctor() -> None:
             click.echo(f"  - {item}")
     if isolation.warning:
         click.echo(isolation.warning, err=True)
+
+
+@main.command("graph", epilog=EXIT_CODES.replace("(check: every public check passed)",
+                                                 "(the graph was drawn, red marks or not)")
+              .replace("(check: some check failed)",
+                       "(the sandbox could not start, or the file could not be written)"))
+@click.argument("name", metavar="NAME", type=click.Choice(["worked-example", "neuron"]))
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The drawing to write: a .svg or .png file.")
+@click.option("--example", type=int, help="worked-example: the training example, 1 (default) "
+                                          "or 2.")
+@click.option("--w", type=float, help="neuron: the weight w (default 1.5).")
+@click.option("--b", type=float, help="neuron: the bias b (default -0.5).")
+@click.option("--a-prev", "a_prev", type=float,
+              help="neuron: the previous activation a_prev (default 0.8).")
+@click.option("--y", type=float, help="neuron: the desired output y (default 1.0).")
+@click.option("--reference", is_flag=True,
+              help="Evaluate the course's solutions instead of your code.")
+@click.option("--path", type=click.Path(path_type=Path),
+              help="Folder of your modules (default: the course's exercises/).")
+@course_option
+def graph_(name: str, out: Path, example: int | None, w: float | None, b: float | None,
+           a_prev: float | None, y: float | None, reference: bool, path: Path | None,
+           course: Path | None) -> None:
+    """Draw NAME (worked-example or neuron) as a computational graph that your code computes:
+    every node's value and
+    gradient, every edge's local derivative; red where your gradient disagrees with the
+    numerical one (central differences), grey where your function is not implemented or fails.
+
+    \b
+    grader graph worked-example --example 1 --out graph.svg
+    grader graph neuron --w 1.5 --b -0.5 --a-prev 0.8 --y 1 --out neuron.png
+    """
+    from grader.deckgraphs import graph
+    from grader.draw import FORMATS
+    from grader.sandbox import SandboxUnavailable
+
+    if out.suffix.lower().lstrip(".") not in FORMATS:
+        raise click.UsageError(f"--out must end in .svg or .png, not {out.name!r}")
+    try:
+        result = graph(name, example=example, reference=reference, path=path, course=course,
+                       w=w, b=b, a_prev=a_prev, y=y)
+    except CourseError as exc:
+        raise _usage(exc) from exc
+    except SandboxUnavailable as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(result.render_text())
+    try:
+        result.save(out)
+    except OSError as exc:
+        click.echo(f"Error: cannot write {out}: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"wrote {out}")
 
 
 @main.group()
