@@ -26,11 +26,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
-from grader import export, results
+from grader import affinity, export, results
 from grader.course import Course, TestSpec
 from grader.grading import grade_folder, warm_up
 from grader.isolation import detect, protect
@@ -216,9 +217,11 @@ def _duplicate_result(shared: _Shared, student: str, sources: Sequence[Path]) ->
     return Graded.of(result)
 
 
-def _worker_init(shared: _Shared) -> None:
+def _worker_init(shared: _Shared, cpus: Synchronized[int] | None) -> None:
     global _SHARED
     _SHARED = shared
+    if cpus is not None:
+        affinity.pin_next(cpus)  # this worker and its sandboxes on a CPU of their own
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
     signal.signal(signal.SIGTERM, _stop_worker)  # stopped: clean up sandbox and temp files
 
@@ -387,12 +390,15 @@ def run_local(todo: Sequence[Submission], shared: _Shared, stream: TextIO,
                   file=stream)
     warm_up(shared.specs, shared.reference)
     if jobs <= 1 or len(todo) <= 1:
-        for submission in todo:
-            yield _guarded(grade_submission, submission, shared)
+        with affinity.pinned(affinity.enabled(1)):
+            for submission in todo:
+                yield _guarded(grade_submission, submission, shared)
         return
     context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context,
-                               initializer=_worker_init, initargs=(shared,))
+    workers = min(jobs, len(todo))
+    cpus = context.Value("i", 0) if affinity.enabled(workers) else None
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=_worker_init, initargs=(shared, cpus))
     try:
         futures: dict[Future[Graded], Submission] = {
             pool.submit(grade_submission, s): s for s in todo}
@@ -405,9 +411,9 @@ def run_local(todo: Sequence[Submission], shared: _Shared, stream: TextIO,
     except BaseException:
         # Ctrl-C (or a stop): drop what has not started, stop the workers now; their
         # sandboxes die with them, and every result already written is complete.
-        workers = list((getattr(pool, "_processes", None) or {}).values())
+        processes = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
-        for process in workers:
+        for process in processes:
             process.terminate()
         raise
     pool.shutdown(wait=True)

@@ -272,6 +272,11 @@ def write_message(fd: int, message: Any) -> None:
         data = data[written:]
 
 
+#: bytes asked for per read: a pipe holds 64 KiB, and a larger buffer (1 MiB) would be an mmap
+#: and munmap of its own on every message
+READ_SIZE = 1 << 16
+
+
 class Reader:
     """Reads framed messages from a file descriptor, with a deadline."""
 
@@ -307,7 +312,7 @@ class Reader:
                 ready, _, _ = select.select([self.fd], [], [], left)
                 if not ready:
                     raise ChannelTimeout("no answer before the deadline")
-            chunk = os.read(self.fd, 1 << 20)
+            chunk = os.read(self.fd, READ_SIZE)
             if not chunk:
                 raise ChannelClosed("the channel was closed")
             self._buffer.extend(chunk)
