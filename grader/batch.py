@@ -31,7 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
-from grader import affinity, export, results
+from grader import affinity, export, launch, results
 from grader.course import Course, TestSpec
 from grader.grading import grade_folder, warm_up
 from grader.isolation import detect, protect
@@ -222,6 +222,7 @@ def _worker_init(shared: _Shared, cpus: Synchronized[int] | None) -> None:
     _SHARED = shared
     if cpus is not None:
         affinity.pin_next(cpus)  # this worker and its sandboxes on a CPU of their own
+    launch.prestart(detect())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
     signal.signal(signal.SIGTERM, _stop_worker)  # stopped: clean up sandbox and temp files
 
@@ -391,6 +392,7 @@ def run_local(todo: Sequence[Submission], shared: _Shared, stream: TextIO,
     warm_up(shared.specs, shared.reference)
     if jobs <= 1 or len(todo) <= 1:
         with affinity.pinned(affinity.enabled(1)):
+            launch.prestart(detect())
             for submission in todo:
                 yield _guarded(grade_submission, submission, shared)
         return

@@ -356,6 +356,15 @@ def acquire(isolation: Isolation) -> Zygote:
     return Zygote(isolation)
 
 
+def prestart(isolation: Isolation) -> None:
+    """Start this process's first zygote now (a grading worker, before its first submission),
+    so that no student's grading time includes it. Does nothing where warm starts are off;
+    a zygote that cannot start is left for the first sandbox to report."""
+    if warm_allowed(isolation) and not any(z.owner == os.getpid() for z in _IDLE):
+        with contextlib.suppress(Unavailable):
+            release(acquire(isolation))
+
+
 def release(zygote: Zygote) -> None:
     """Give a zygote back after its sandbox closed (kept warm, or closed)."""
     if zygote.healthy and zygote.owner == os.getpid() and len(_IDLE) < MAX_IDLE:

@@ -40,3 +40,26 @@ def test_quick_benchmark_prints_every_figure(tmp_path: Path) -> None:
     assert missing == [], proc.stdout
     assert (tmp_path / "bench" / "bench.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bench"]  # nothing else written
+
+
+def test_nbgrader_seconds_per_student_come_from_its_log() -> None:
+    """Are nbgrader's per-student seconds the gaps between its log lines, across midnight?"""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "bench.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench"] = bench  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(bench)
+    finally:
+        del sys.modules["bench"]
+    log = "\n".join([
+        "23:59:58.000 [AutogradeApp | INFO] Copying submitted/s1/backprop/a.ipynb -> x",
+        "23:59:59.500 [AutogradeApp | INFO] Converting notebook submitted/s1/backprop/b.ipynb",
+        "not a log line submitted/s2/",
+        "00:00:02.250 [AutogradeApp | INFO] Copying submitted/s2/backprop/a.ipynb -> x",
+        "00:00:09.000 [AutogradeApp | INFO] Writing 1 bytes to autograded/s2/backprop/a.ipynb",
+    ])
+    run = bench.Run(0, 11.0, 1.0, "", log, 0.0)
+    assert bench._nbgrader_seconds(run, ["s1", "s2"]) == {"s1": 4.25, "s2": 6.75}
