@@ -49,6 +49,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def browser() -> Iterator[Any]:
     """Headless Chromium (skipped only where it is not installed)."""
     if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI") == "true":  # CI installs it: a skip there would hide a break
+            pytest.fail(f"no Chromium at {CHROMIUM} on CI")
         pytest.skip(f"no Chromium at {CHROMIUM} (CI installs Debian's chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
