@@ -246,10 +246,11 @@ class Child:
                 seconds = time.perf_counter() - start
             finally:
                 restore()
-            mutated = [path for path, before, now in _changed(snapshot, args, kwargs)
-                       if not _same(before, now)]
+            after = list(_arrays(("args", args), ("kwargs", kwargs)))  # one walk for both
+            mutated = [path for path, now in after
+                       if path in snapshot and not _same(snapshot[path], now)]
             returned = [out for _, out in _arrays(("result", value))]
-            aliased = sorted({path for path, arr in _arrays(("args", args), ("kwargs", kwargs))
+            aliased = sorted({path for path, arr in after
                               for out in returned if _shares_memory(arr, out)}) \
                 if returned else []
             return {"op": "result", "id": call_id, "ok": True,

@@ -39,6 +39,9 @@ ALLOWED_DTYPES = frozenset(
     {"float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool",
      "uint16", "uint32", "uint64", "complex128"}
 )
+#: each allowed dtype in native byte order, and its name (``dtype.name`` costs microseconds)
+_NATIVE = {np.dtype(name): name for name in ALLOWED_DTYPES}
+_BY_NAME = {name: np.dtype(name) for name in ALLOWED_DTYPES}
 #: the largest message either side accepts (bytes).
 MAX_MESSAGE = 512 * 1024 * 1024
 _HEADER = struct.Struct(">I")
@@ -112,12 +115,16 @@ def encode(value: Any, *, keep: dict[int, Any] | None = None) -> Any:
     if isinstance(value, np.generic) and not isinstance(value, np.void | np.object_):
         return encode(value.item(), keep=keep)
     if isinstance(value, np.ndarray):
-        if value.dtype.name not in ALLOWED_DTYPES:
-            return _keep(value, keep)
-        # native byte order, C order, same shape (0-d arrays stay 0-d)
-        data = value.astype(value.dtype.newbyteorder("="), order="C", copy=False)
-        return {"__nd__": [data.dtype.name, list(data.shape),
-                           base64.b64encode(data.tobytes()).decode("ascii")]}
+        name = _NATIVE.get(value.dtype)
+        if name is None:  # another dtype, or an allowed one in the other byte order
+            native = value.dtype.newbyteorder("=")
+            name = _NATIVE.get(native) if value.dtype.kind in "biufc" else None
+            if name is None:
+                return _keep(value, keep)
+            value = value.astype(native)
+        # native byte order, C order (tobytes' default), same shape (0-d arrays stay 0-d)
+        return {"__nd__": [name, list(value.shape),
+                           base64.b64encode(value.tobytes()).decode("ascii")]}
     if isinstance(value, tuple):
         return {"__tuple__": [encode(v, keep=keep) for v in value]}
     if isinstance(value, list):
@@ -252,7 +259,7 @@ def _decode_array(spec: Any) -> np.ndarray[Any, Any]:
         raw = base64.b64decode(payload.encode("ascii"), validate=True)
     except (ValueError, UnicodeEncodeError) as exc:
         raise WireError("array data is not base64") from exc
-    dt = np.dtype(dtype)
+    dt = _BY_NAME[dtype]
     if len(raw) != dt.itemsize * math.prod(shape):
         raise WireError("array data does not match its shape")
     return np.frombuffer(raw, dtype=dt).reshape(shape).copy()
@@ -260,7 +267,9 @@ def _decode_array(spec: Any) -> np.ndarray[Any, Any]:
 
 def dumps(message: Any) -> bytes:
     """Frame an already-encoded message: length header plus JSON bytes."""
-    body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    # encode() built a tree (no cycles), so json need not track the containers it visited
+    body = json.dumps(message, separators=(",", ":"), allow_nan=False,
+                      check_circular=False).encode("utf-8")
     return _HEADER.pack(len(body)) + body
 
 
