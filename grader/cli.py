@@ -298,6 +298,22 @@ def doctor() -> None:
         click.echo("missing:")
         for item in isolation.missing:
             click.echo(f"  - {item}")
+    from grader import affinity, launch
+
+    click.echo("speed:")
+    if launch.warm_allowed(isolation):
+        warm = f"on: a zygote per grading process forks the children ({launch.ENV_WARM}=0 " \
+               "turns this off)"
+    elif isolation.level == "bubblewrap":
+        warm = f"off: turned off by {launch.ENV_WARM}=0"
+    else:
+        warm = "off: a new process per child (warm starts need bubblewrap)"
+    click.echo(f"  warm starts: {warm}")
+    cpus = len(affinity.available())
+    pinning = (f"on: one CPU per worker, {cpus} CPUs here ({affinity.ENV_PIN}=0 turns this off)"
+               if affinity.enabled(1) else
+               f"off ({affinity.ENV_PIN}=0)" if cpus else "off: not available here")
+    click.echo(f"  CPU pinning: {pinning}")
     if isolation.warning:
         click.echo(isolation.warning, err=True)
 

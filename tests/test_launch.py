@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from grader import launch
+from grader import affinity, launch
+from grader.cli import main
 from grader.isolation import detect
 from grader.sandbox import Limits, Sandbox, SandboxCrash
 
@@ -137,3 +139,18 @@ def test_does_turning_warm_starts_off_start_cold(submission: Path,
     with Sandbox(submission, FAST) as box:
         assert box.call("m", "ok").value == "ok"
         assert box._zygote is None
+
+
+def test_does_doctor_say_whether_warm_starts_and_pinning_are_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(launch.ENV_WARM, raising=False)
+    monkeypatch.delenv(affinity.ENV_PIN, raising=False)
+    shown = CliRunner().invoke(main, ["doctor"]).output
+    warm = "on: a zygote" if launch.warm_allowed(detect()) else "off: a new process per child"
+    assert f"warm starts: {warm}" in shown
+    assert "CPU pinning: on: one CPU per worker" in shown
+    monkeypatch.setenv(launch.ENV_WARM, "0")
+    monkeypatch.setenv(affinity.ENV_PIN, "0")
+    shown = CliRunner().invoke(main, ["doctor"]).output
+    assert "warm starts: off" in shown and "warm starts: on" not in shown
+    assert "CPU pinning: off" in shown
