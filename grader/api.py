@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from grader.course import Course, CourseError, load_course
+from grader.course import Course, CourseError, find_course, load_course
 from grader.feedback import FunctionSummary, summarise
 from grader.runner import PASSED, run_tests
 from grader.sandbox import Sandbox
@@ -105,19 +105,8 @@ def check(
     CheckReport
         Its ``ok`` is True when every check passed.
     """
-    folder = Path(path).resolve() if path is not None else None
-    if folder is not None and not folder.is_dir():
-        raise UsageError(f"no such folder: {folder}")
-    if course is not None:
-        loaded = load_course(Path(course))
-    else:
-        try:
-            loaded = load_course()
-        except CourseError:
-            if folder is None:
-                raise
-            loaded = load_course(_course_above(folder))
-    folder = folder or loaded.exercises
+    loaded, given = locate(path, course)
+    folder = given or loaded.exercises
     if not folder.is_dir():
         raise UsageError(f"no such folder: {folder}")
     selected = resolve_modules(loaded, modules, folder)
@@ -135,11 +124,37 @@ def check(
     return report
 
 
-def _course_above(folder: Path) -> Path:
-    for candidate in (folder, *folder.parents):
-        if (candidate / "course.toml").is_file():
-            return candidate
-    raise UsageError(f"no course.toml above {folder}: pass --course")
+def locate(path: str | Path | None, course: str | Path | None,
+           error: type[CourseError] = UsageError) -> tuple[Course, Path | None]:
+    """The course and the student's folder, as every student command finds them.
+
+    Parameters
+    ----------
+    path : str, Path or None
+        The student's folder (``--path``); it must exist.
+    course : str, Path or None
+        The course folder (``--course``); default: the course around the current folder,
+        else the one around ``path``.
+    error : type of CourseError
+        What a missing folder raises (a command's own usage error).
+
+    Returns
+    -------
+    course : Course
+    folder : Path or None
+        ``path``, resolved; None when not given (the caller picks its default).
+    """
+    folder = Path(path).resolve() if path is not None else None
+    if folder is not None and not folder.is_dir():
+        raise error(f"no such folder: {folder}")
+    if course is not None:
+        return load_course(Path(course)), folder
+    try:
+        return load_course(), folder
+    except CourseError:
+        if folder is None:
+            raise
+        return load_course(find_course(folder)), folder
 
 
 def listing(course: Course) -> dict[str, dict[str, float]]:

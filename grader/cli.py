@@ -6,6 +6,8 @@ Exit codes: 0 the job ran (for ``check``: every check passed), 1 the job could n
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -24,6 +26,22 @@ course_option = click.option(
     "--course", type=click.Path(path_type=Path, file_okay=False),
     help="Course folder (default: the current folder or its nearest parent with course.toml).",
 )
+
+
+@contextlib.contextmanager
+def _student_errors(*failures: type[Exception]) -> Iterator[None]:
+    """How a command that runs the student's code ends on an error: a course or usage problem
+    exits 2; a sandbox that cannot start (or one of ``failures``) exits 1 with its message."""
+    from grader.sandbox import SandboxUnavailable
+
+    fatal: tuple[type[Exception], ...] = (SandboxUnavailable, *failures)
+    try:
+        yield
+    except CourseError as exc:
+        raise _usage(exc) from exc
+    except fatal as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 def _usage(exc: Exception) -> click.UsageError:
@@ -51,15 +69,8 @@ def main() -> None:
 @course_option
 def check(modules: tuple[str, ...], path: Path | None, course: Path | None) -> None:
     """Run the public checks on your code (all modules, or MODULES such as `neuron`)."""
-    from grader.sandbox import SandboxUnavailable
-
-    try:
+    with _student_errors():
         report = api.check(*modules, path=path, course=course, echo=False)
-    except CourseError as exc:
-        raise _usage(exc) from exc
-    except SandboxUnavailable as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(1) from None
     click.echo(report.render())
     raise SystemExit(0 if report.ok else 1)
 
@@ -220,19 +231,12 @@ def curves_(out: Path, epochs: int, batch_size: int, lr: float, hidden: int, see
             reference: bool, path: Path | None, course: Path | None) -> None:
     """Train your MLP on the digits by full-batch gradient descent and by mini-batch SGD,
     from the same start for the same epochs, and plot the loss and accuracy curves."""
-    from grader.sandbox import SandboxUnavailable
-
-    try:
+    with _student_errors(tc.CurvesError):
         tc.check_suffix(out)
         result = tc.curves(epochs=epochs, batch_size=batch_size, lr=lr, hidden=hidden,
                            seed=seed, reference=reference, path=path, course=course,
                            progress=lambda line: click.echo(line, err=True))
         written = result.save(out)
-    except CourseError as exc:
-        raise _usage(exc) from exc
-    except (tc.CurvesError, SandboxUnavailable) as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(1) from None
     click.echo(result.summary())
     click.echo(f"figure: {written}")
 
@@ -351,18 +355,12 @@ def graph_(name: str, out: Path, example: int | None, w: float | None, b: float 
     """
     from grader.deckgraphs import graph
     from grader.draw import FORMATS
-    from grader.sandbox import SandboxUnavailable
 
     if out.suffix.lower().lstrip(".") not in FORMATS:
         raise click.UsageError(f"--out must end in .svg or .png, not {out.name!r}")
-    try:
+    with _student_errors():
         result = graph(name, example=example, reference=reference, path=path, course=course,
                        w=w, b=b, a_prev=a_prev, y=y)
-    except CourseError as exc:
-        raise _usage(exc) from exc
-    except SandboxUnavailable as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(1) from None
     click.echo(result.render_text())
     try:
         result.save(out)

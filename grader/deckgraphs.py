@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from grader.api import UsageError
+from grader.api import UsageError, locate
 from grader.compgraph import (
     ERROR,
     NOT_IMPLEMENTED,
@@ -37,7 +37,7 @@ from grader.compgraph import (
     claims,
     failed,
 )
-from grader.course import Course, CourseError, find_course, load_course
+from grader.course import Course, CourseError
 from grader.sandbox import Runner, Sandbox, SandboxCrash, StudentError, StudentTimeout
 
 GRAPHS = {"worked-example": "worked_example", "neuron": "neuron"}
@@ -229,20 +229,9 @@ def provided_constants(course: Course) -> dict[str, np.ndarray]:
 
 def _load(path: str | Path | None, course: str | Path | None, reference: bool,
           ) -> tuple[Course, Path]:
-    folder = Path(path).resolve() if path is not None else None
-    if folder is not None and reference:
+    if path is not None and reference:
         raise UsageError("--path and --reference exclude each other")
-    if folder is not None and not folder.is_dir():
-        raise UsageError(f"no such folder: {folder}")
-    if course is not None:
-        loaded = load_course(Path(course))
-    else:
-        try:
-            loaded = load_course()
-        except CourseError:
-            if folder is None:
-                raise
-            loaded = load_course(find_course(folder))
+    loaded, folder = locate(path, course)
     if reference:
         if not loaded.solutions.is_dir():
             raise UsageError(f"no reference solutions at {loaded.solutions} (a student "

@@ -217,17 +217,17 @@ class Sandbox:
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     def _start(self) -> None:
-        workdir = self._tmp / "work"
-        shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir()
         limits = self.limits
         try:
-            if launch.warm_allowed(self.isolation):
+            if launch.warm_allowed(self.isolation):  # the zygote's folders serve the child
                 if self._zygote is None or not self._zygote.healthy:
                     self._zygote = launch.acquire(self.isolation)
                 self._child = self._zygote.spawn(self.submission, self._outputs,
                                                  limits.memory_mb, limits.file_size_mb)
-            else:
+            else:  # a fresh, empty working folder for every cold child
+                workdir = self._tmp / "work"
+                shutil.rmtree(workdir, ignore_errors=True)
+                workdir.mkdir()
                 self._child = launch.ColdChild(self.isolation, self.submission, workdir,
                                                self._outputs, limits.memory_mb,
                                                limits.file_size_mb)

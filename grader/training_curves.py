@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from grader.course import Course, CourseError, find_course, load_course
+from grader.api import locate
+from grader.course import Course
 from grader.sandbox import Sandbox, SandboxCrash, StudentError, StudentTimeout
 from grader.training_plot import Curves, CurvesError, CurvesUsageError, Run, check_suffix
 
@@ -280,18 +281,7 @@ def _locate(reference: bool, path: str | Path | None,
     """The course, the folder of modules to train and how to name it."""
     if reference and path is not None:
         raise CurvesUsageError("give --reference or --path, not both")
-    folder = Path(path).resolve() if path is not None else None
-    if folder is not None and not folder.is_dir():
-        raise CurvesUsageError(f"no such folder: {folder}")
-    if course is not None:
-        loaded = load_course(Path(course))
-    else:  # as `grader check`: the course around the current folder, else around --path
-        try:
-            loaded = load_course()
-        except CourseError:
-            if folder is None:
-                raise
-            loaded = load_course(find_course(folder))
+    loaded, folder = locate(path, course, CurvesUsageError)  # as `grader check` finds them
     missing = [f"{m}.{f}" for m, fs in NEEDS.items() for f in fs
                if m not in loaded.modules or f not in loaded.functions(m)]
     if missing:
