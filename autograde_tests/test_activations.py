@@ -30,6 +30,28 @@ def extreme_logits() -> np.ndarray:
     return np.concatenate([-m[::-1], m[1:]]).reshape(3, 7)
 
 
+def boundary(ctx: Context) -> np.ndarray:
+    """The boundary of an elementwise function, shuffled, shape (4, 5): exact zeros of both
+    signs, tiny values of both signs (a subnormal among them) and |z| near 1e4."""
+    tiny = 10.0 ** -ctx.rng.uniform(8.0, 300.0, size=3)
+    huge = ctx.rng.uniform(5e3, 1e4, size=2)
+    z = np.concatenate([[0.0, -0.0, 5e-324, -5e-324], tiny, -tiny, huge, -huge,
+                        ctx.rng.normal(0.0, SCALE, size=6)])
+    return ctx.rng.permutation(z).reshape(4, 5)
+
+
+# Tolerances, from the conditioning of each function. The inputs are exact, so a correct result
+# can differ only by its formula's rounding. sigma and sigma' lie in [0, 1]: every sound
+# formula (1 / (1 + exp(-z)) with the branch for z < 0, exp(-logaddexp(0, -z)),
+# (1 + tanh(z / 2)) / 2; s (1 - s), s - s^2, (1 - tanh(z / 2)^2) / 4) is within a few ulp of
+# 1 absolutely, and the exp forms are also within a few ulp relatively, where sigma is tiny.
+# atol = 1e-15 (~5 ulp of 1) is what accepts the tanh form, whose absolute error is ~1e-16
+# although its relative error near sigma(-30) ~ 1e-13 is 1e-3; rtol = 1e-9 is room for the
+# rest. A real mistake moves a value by 1e-3 or more. relu and relu' are exact in any formula
+# (rtol 1e-12, atol 1e-15). The softmax is covered by the same argument row by row (each
+# entry is exp(z_i - lse) with z_i - lse accurate to a few ulp of the row's spread).
+
+
 # -- sigmoid ---------------------------------------------------------------------------------
 @graded("sigmoid", points=1, visibility="visible")
 def test_sigmoid_matches_reference(ctx: Context) -> None:
@@ -47,11 +69,11 @@ def test_sigmoid_matches_reference(ctx: Context) -> None:
 
 @graded("sigmoid", points=1, visibility="after_published")
 def test_sigmoid_stable(ctx: Context) -> None:
-    """sigmoid is finite, with no warning, for |z| up to 1e4"""
-    z = ctx.rng.permuted(extreme_logits(), axis=1)
-    out = ctx.student.sigmoid.options(errstate="raise")(z)
-    ctx.expect_close(out, ctx.ref.sigmoid(z), rtol=1e-9, atol=1e-15, what="sigmoid(z)")
-    ctx.expect_unchanged()
+    """sigmoid is finite, with no warning, for |z| up to 1e4, exact and tiny zeros included"""
+    for z in (ctx.rng.permuted(extreme_logits(), axis=1), boundary(ctx)):
+        out = ctx.student.sigmoid.options(errstate="raise")(z)
+        ctx.expect_close(out, ctx.ref.sigmoid(z), rtol=1e-9, atol=1e-15, what="sigmoid(z)")
+        ctx.expect_unchanged()
 
 
 # -- sigmoid_prime ---------------------------------------------------------------------------
@@ -79,20 +101,21 @@ def test_sigmoid_prime_numerical(ctx: Context) -> None:
     numeric = gradcheck.elementwise_derivative(ctx.ref.sigmoid, z)
     ctx.expect_gradient(out, numeric, what="sigmoid_prime(z)", floor=FLOOR,
                         variants={"activation_instead_of_derivative": ctx.ref.sigmoid(z)})
-    big = extreme_logits()
-    with ctx.isolated("sigmoid"):
-        out = ctx.student.sigmoid_prime.options(errstate="raise")(big)
-    ctx.expect_close(out, ctx.ref.sigmoid_prime(big), rtol=1e-9, atol=1e-15,
-                     what="sigmoid_prime(z) at |z| up to 1e4")
+    for big in (extreme_logits(), boundary(ctx)):
+        with ctx.isolated("sigmoid"):
+            out = ctx.student.sigmoid_prime.options(errstate="raise")(big)
+        ctx.expect_close(out, ctx.ref.sigmoid_prime(big), rtol=1e-9, atol=1e-15,
+                         what="sigmoid_prime(z) at |z| up to 1e4, exact and tiny zeros included")
 
 
 # -- relu, relu_prime ------------------------------------------------------------------------
 def relu_inputs(ctx: Context) -> np.ndarray:
-    """Random z of both signs with some exact zeros (and a -0.0)."""
+    """Random z of both signs with some exact zeros (and a -0.0), then the boundary: tiny
+    values of both signs and |z| near 1e4."""
     z = ctx.rng.normal(0.0, 2.0, size=(6, 5))
     z.flat[ctx.rng.choice(z.size, size=4, replace=False)] = 0.0
     z.flat[ctx.rng.choice(z.size)] = -0.0
-    return z
+    return np.concatenate([z, boundary(ctx).reshape(-1, 5)])
 
 
 @graded("relu", points=1, visibility="after_published")

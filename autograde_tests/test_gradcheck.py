@@ -19,15 +19,22 @@ from public_models import tanh_net_loss
 EPS = 1e-5
 
 
+# A fast oscillation: the central difference with eps = 1e-5 is off from the true derivative
+# by eps^2 K^2 / 6 ~ 2e-5 relative, far above the tests' rtol of 1e-7, so matching the reference
+# means computing exactly the contract's formula, not any accurate derivative (a five-point or
+# relative-step difference, such as the grader's own gradcheck module, is 2e-5 away).
+FREQUENCY = 1000.0
+
+
 def smooth_function(ctx: Context, shape: tuple[int, ...]) -> Callable[[np.ndarray], float]:
     """A random smooth scalar function of an array of ``shape`` (no entry has a zero
-    derivative by design)."""
+    derivative by design), with a fast oscillation (`FREQUENCY`)."""
     C = ctx.rng.normal(0.0, 1.0, size=shape)
     D = ctx.rng.normal(0.0, 1.0, size=shape)
 
     def f(x: np.ndarray) -> float:
         x = np.asarray(x, dtype=np.float64)
-        return float(np.sum(C * np.sin(x)) + 0.5 * np.sum(D * x) ** 2)
+        return float(np.sum(C * np.sin(FREQUENCY * x)) / FREQUENCY + 0.5 * np.sum(D * x) ** 2)
 
     return f
 

@@ -7,10 +7,16 @@ from typing import Any
 
 import numpy as np
 
+from grader.misconceptions import diagnose_batches
 from grader.sandbox import StudentError
-from grader.testing import Context, graded, raised_in
+from grader.testing import CheckFailed, Context, graded, raised_in
 
 ISOLATED = ("mlp.loss_and_grads", "sgd.sgd_step", "sgd.minibatches")
+# Tolerances of train: rtol = 1e-9, atol = 1e-12 after at most 12 SGD steps. Each step adds
+# the rounding of one loss_and_grads (~1e-15, any sound formula) and multiplies earlier
+# differences by at most 1 + lr |Hessian| (< 2 on these small problems), so two sound
+# implementations of the loop stay within ~1e-12 relative; a wrong loop (the order of the
+# batches, a missing shuffle, an unweighted history) moves values by 1e-3 or more.
 
 
 # -- minibatches -----------------------------------------------------------------------------
@@ -40,8 +46,13 @@ def test_minibatches_partition(ctx: Context) -> None:
                    f"minibatches({n}, {batch_size}, rng) must return a list of index arrays")
         sizes = [len(b) for b in batches]
         want = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+        found = diagnose_batches(batches, n, name=f"minibatches({n}, {batch_size}, rng)")
+        if found is not None:
+            raise CheckFailed(f"minibatches({n}, {batch_size}, rng) does not use every index of "
+                              f"range({n}) exactly once", found)
         ctx.expect(sizes == want, f"minibatches({n}, {batch_size}, rng) gave batches of sizes "
-                   f"{sizes}, expected {want}")
+                   f"{sizes}, expected {want}",
+                   misconception="minibatch_drops_last" if sizes == want[:-1] else None)
         every = np.sort(np.concatenate(batches)) if batches else np.zeros(0, dtype=np.int64)
         ctx.expect_close(every, np.arange(n), rtol=0.0, atol=1e-300,
                          what=f"the sorted indices of all batches of minibatches({n}, ...)")
@@ -223,8 +234,9 @@ def accuracy_of(ctx: Context, params: Any, X_test: np.ndarray,
                 or params[k].shape != shape]
     if problems:
         return None, "the trained params are malformed: " + ", ".join(problems)
+    documented = {k: params[k] for k in shapes}  # extra keys are the student's own: ignored
     with np.errstate(all="ignore"):
-        return float(ctx.reference("mlp").accuracy(params, X_test, y_test)), ""
+        return float(ctx.reference("mlp").accuracy(documented, X_test, y_test)), ""
 
 
 def trend(history: Any) -> tuple[str, str | None]:

@@ -10,6 +10,10 @@ from course_helpers import FLOOR, softmax_backward_variants, softmax_normalised_
 # Moderate logits (|z| <= 5), where the textbook formulas are exact enough to serve as values.
 MODERATE = np.array([0.0, 0.5, -0.5, 2.0, -2.0, 5.0, -5.0])
 EXTREME = np.array([-1e4, -1e3, -710.0, -50.0, 0.0, 50.0, 710.0, 1e3, 1e4])
+# The boundary of every elementwise function: exact zeros of both signs, tiny values of both
+# signs (down to the smallest subnormal), and the largest |z| the contract names.
+BOUNDARY = np.array([0.0, -0.0, 5e-324, -5e-324, 1e-300, -1e-300, 1e-8, -1e-8, 1e4, -1e4])
+TINY = np.abs(BOUNDARY) < 1e-6
 
 
 def expect_array(ctx: Context, out: object, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -56,6 +60,7 @@ def check_sigmoid_shapes(ctx: Context) -> None:
     z = ctx.rng.normal(0.0, 3.0, size=(2, 3))
     expect_array(ctx, ctx.student.sigmoid(z), (2, 3), "sigmoid(z) for z of shape (2, 3)")
     ctx.expect_unchanged()
+    ctx.expect_fresh()
     out = ctx.student.sigmoid(0.0)
     ctx.expect(np.ndim(out) == 0 and not isinstance(out, bool | str),
                f"sigmoid(0.0) should be a number, got {type(out).__name__} of shape "
@@ -74,6 +79,17 @@ def check_sigmoid_stable(ctx: Context) -> None:
     ctx.expect(bool(np.all(np.diff(out) >= 0)), "sigmoid should never decrease as z grows")
 
 
+@public("sigmoid")
+def check_sigmoid_boundary(ctx: Context) -> None:
+    """sigmoid is 0.5 + z/4 at exact zeros and tiny z of both signs, 0 and 1 at -1e4 and 1e4"""
+    out = ctx.student.sigmoid.options(errstate="raise")(BOUNDARY)
+    out = expect_array(ctx, out, BOUNDARY.shape, "sigmoid(z)")
+    # sigma(z) = 1/2 + z/4 + O(z^3) near 0; 0 and 1 at -1e4 and 1e4 (to the last bit)
+    expected = np.where(TINY, 0.5 + BOUNDARY / 4, (BOUNDARY > 0).astype(np.float64))
+    ctx.expect_close(out, expected, rtol=1e-12, atol=1e-15,
+                     what=f"sigmoid(z) for z = {BOUNDARY.tolist()}")
+
+
 # -- sigmoid_prime ---------------------------------------------------------------------------
 @public("sigmoid_prime")
 def check_sigmoid_prime_numerical(ctx: Context) -> None:
@@ -81,6 +97,7 @@ def check_sigmoid_prime_numerical(ctx: Context) -> None:
     z = np.concatenate([[0.0], ctx.rng.normal(0.0, 3.0, size=7)])
     out = expect_array(ctx, ctx.student.sigmoid_prime(z), z.shape, "sigmoid_prime(z)")
     ctx.expect_unchanged()
+    ctx.expect_fresh()
     numeric = gradcheck.elementwise_derivative(ctx.student.sigmoid, z)
     ctx.expect_gradient(out, numeric, what="sigmoid_prime(z)", floor=FLOOR,
                         variants={"activation_instead_of_derivative": ctx.student.sigmoid(z)})
@@ -98,6 +115,17 @@ def check_sigmoid_prime_stable(ctx: Context) -> None:
                "sigmoid_prime(z) should lie between 0 and 1/4 (its value at z = 0)")
 
 
+@public("sigmoid_prime")
+def check_sigmoid_prime_boundary(ctx: Context) -> None:
+    """sigmoid_prime is 1/4 at exact and tiny zeros, 0 at |z| = 1e4, for a 2-D z too"""
+    z = BOUNDARY.reshape(2, 5)
+    out = ctx.student.sigmoid_prime.options(errstate="raise")(z)
+    out = expect_array(ctx, out, z.shape, "sigmoid_prime(z) for z of shape (2, 5)")
+    ctx.expect_close(out, np.where(TINY, 0.25, 0.0).reshape(2, 5), rtol=1e-12, atol=1e-15,
+                     what=f"sigmoid_prime(z) for z = {z.tolist()}")
+    ctx.expect_unchanged()
+
+
 # -- relu, relu_prime ------------------------------------------------------------------------
 @public("relu")
 def check_relu_values(ctx: Context) -> None:
@@ -111,6 +139,21 @@ def check_relu_values(ctx: Context) -> None:
     ctx.expect_fresh()
 
 
+@public("relu")
+def check_relu_scalars_and_boundary(ctx: Context) -> None:
+    """relu of a number is a number (relu(-0.99) = 0, relu(0.5) = 0.5), and relu is exact at
+    zeros, tiny values of both signs and |z| = 1e4"""
+    for value, expected in ((-0.99, 0.0), (0.5, 0.5), (0.0, 0.0)):
+        out = ctx.student.relu(value)
+        ctx.expect(np.ndim(out) == 0 and not isinstance(out, bool | str),
+                   f"relu({value!r}) should be a number, got {type(out).__name__} of shape "
+                   f"{np.shape(out)}")
+        ctx.expect_close(out, expected, rtol=0.0, atol=1e-300, what=f"relu({value!r})")
+    out = ctx.student.relu(BOUNDARY)
+    ctx.expect_close(out, np.maximum(BOUNDARY, 0.0), rtol=0.0, atol=1e-300,
+                     what=f"relu(z) for z = {BOUNDARY.tolist()}")
+
+
 @public("relu_prime")
 def check_relu_prime_values(ctx: Context) -> None:
     """relu_prime is 1.0 for z > 0 and 0.0 for z <= 0 (relu'(0) = 0), as float64"""
@@ -120,6 +163,18 @@ def check_relu_prime_values(ctx: Context) -> None:
     ctx.expect_close(out, np.array([0.0, 0.0, 0.0, 1.0, 1.0]), rtol=1e-12, atol=1e-15,
                      what="relu_prime(z)",
                      variants={"relu_prime_at_zero": np.array([0.0, 0.0, 1.0, 1.0, 1.0])})
+    ctx.expect_fresh()
+
+
+@public("relu_prime")
+def check_relu_prime_boundary(ctx: Context) -> None:
+    """relu_prime is 0.0 at 0 and -0.0, 1.0 at tiny positive z, 0.0 at tiny negative z"""
+    z = BOUNDARY.reshape(5, 2)
+    out = ctx.student.relu_prime(z)
+    at_zero = (z >= 0).astype(np.float64)
+    ctx.expect_close(out, (z > 0).astype(np.float64), rtol=0.0, atol=1e-300,
+                     what=f"relu_prime(z) for z = {z.tolist()}",
+                     variants={"relu_prime_at_zero": at_zero})
 
 
 @public("relu_prime")
@@ -139,6 +194,7 @@ def check_softmax_rows(ctx: Context) -> None:
     z = ctx.rng.normal(0.0, 2.0, size=(3, 5))
     s = expect_array(ctx, ctx.student.softmax(z), z.shape, "softmax(z)")
     ctx.expect_unchanged()
+    ctx.expect_fresh()
     ctx.expect(bool(np.all(s > 0.0)), "softmax(z) should be positive everywhere")
     expect_rows_sum_to_one(ctx, s, "softmax(z)")
     ctx.expect_close(s / s[:, :1], np.exp(z - z[:, :1]), rtol=1e-9, atol=1e-12,
@@ -189,6 +245,7 @@ def check_softmax_backward_numerical(ctx: Context) -> None:
     s = ctx.student.softmax(z)
     out = ctx.student.softmax_backward(s, ds)
     ctx.expect_unchanged()
+    ctx.expect_fresh()
     numeric = gradcheck.numerical_vjp(ctx.student.softmax, z, ds)
     ctx.expect_gradient(out, numeric, what="softmax_backward(s, ds)", floor=FLOOR,
                         variants=softmax_backward_variants(np.asarray(s), ds))
@@ -217,6 +274,7 @@ def check_compose_linear(ctx: Context) -> None:
     W2, b2 = ctx.rng.normal(size=(4, 3)), ctx.rng.normal(size=4)
     out = ctx.student.compose_linear(W1, b1, W2, b2)
     ctx.expect_unchanged()
+    ctx.expect_fresh()
     ctx.expect(isinstance(out, tuple | list) and len(out) == 2,
                "compose_linear should return a pair (W, b)")
     W = expect_array(ctx, out[0], (4, 2), "W")

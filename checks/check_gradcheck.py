@@ -119,3 +119,15 @@ def check_find_buggy_parameters_round_off(ctx: Context) -> None:
                  misconception="gradcheck_absolute_floor")
     ctx.expect_close(found, set(), rtol=0.0, atol=1.0,
                      what="find_buggy_parameters(...) for correct gradients with tiny entries")
+
+
+@public("relative_error")
+def check_relative_error_any_shape(ctx: Context) -> None:
+    """relative_error works for arrays of any shape: (2, 3, 2) gives the same as flattened"""
+    a = np.arange(12.0).reshape(2, 3, 2) - 5.0
+    b = a.copy()
+    b[1, 0, 0] += 0.5  # entry 1.0 against 1.5: 0.5 / 2.5 = 0.2, the largest
+    ctx.expect_close(ctx.student.relative_error(a, b), 0.2, rtol=1e-9, atol=1e-15,
+                     what="relative_error(a, b) for a, b of shape (2, 3, 2)",
+                     variants=relative_error_variants(a, b))
+    ctx.expect_unchanged()

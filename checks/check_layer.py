@@ -20,15 +20,16 @@ def expect_gradients(ctx: Context, function: str) -> None:
     forward and cost, entry by entry."""
     out = getattr(ctx.student, function)(W, B, A_PREV, Y)
     ctx.expect_unchanged()
+    ctx.expect_fresh()
 
     def cost(W_: np.ndarray, b_: np.ndarray, a_: np.ndarray) -> float:
         _, a = pair(ctx, ctx.student.forward(W_, b_, a_), "forward")
         return float(ctx.student.cost(a, Y))
 
     numeric = {  # db first: it is delta, which the other two are built from
-        "db": gradcheck.numerical_gradient(lambda v: cost(W, v, A_PREV), B),
-        "dW": gradcheck.numerical_gradient(lambda v: cost(v, B, A_PREV), W),
-        "da_prev": gradcheck.numerical_gradient(lambda v: cost(W, B, v), A_PREV),
+        "db": gradcheck.stencil_gradient(lambda v: cost(W, v, A_PREV), B),
+        "dW": gradcheck.stencil_gradient(lambda v: cost(v, B, A_PREV), W),
+        "da_prev": gradcheck.stencil_gradient(lambda v: cost(W, B, v), A_PREV),
     }
     a = sigmoid(Z)
     db = np.asarray(ctx.entry(out, "db"), dtype=np.float64)
@@ -47,6 +48,7 @@ def check_forward_values(ctx: Context) -> None:
     """forward gives z_j = sum_k w_jk a_k + b_j, here (2.6, -2.2), and a = sigmoid(z)"""
     z, a = pair(ctx, ctx.student.forward(W, B, A_PREV), "forward")
     ctx.expect_unchanged()
+    ctx.expect_fresh()
     ctx.expect_close(z, Z, rtol=1e-12, atol=1e-12, what="z",
                      variants={"bias_forgotten": W @ A_PREV})
     ctx.expect_close(a, sigmoid(Z), rtol=1e-9, atol=1e-15, what="a")
@@ -85,13 +87,34 @@ def check_backward_numerical(ctx: Context) -> None:
     expect_gradients(ctx, "backward")
 
 
+def expect_shapes(ctx: Context, function: str) -> None:
+    """``function`` gives dW, db, da_prev of the right shapes for one input and one neuron."""
+    cases = [(np.array([[0.5], [-1.0], [2.0], [0.1]]), np.zeros(4), np.array([0.3]),
+              np.array([1.0, 0.0, 1.0, 0.0])),
+             (np.array([[0.5, -1.0, 2.0]]), np.array([0.1]), np.array([0.3, 0.2, 0.1]),
+              np.array([1.0]))]
+    for W, b, a_prev, y in cases:
+        n_out, n_in = W.shape
+        out = getattr(ctx.student, function)(W, b, a_prev, y)
+        ctx.expect_fresh()
+        for key, shape in (("dW", (n_out, n_in)), ("db", (n_out,)), ("da_prev", (n_in,))):
+            value = ctx.entry(out, key)
+            ctx.expect(isinstance(value, np.ndarray) and value.shape == shape
+                       and value.dtype == np.float64,
+                       f"{function}(...)[{key!r}] for W of shape {W.shape} should be a "
+                       f"float64 array of shape {shape}, got {np.shape(value)}",
+                       misconception="shape_mismatch")
+
+
+@public("backward_loops")
+def check_backward_loops_shapes(ctx: Context) -> None:
+    """backward_loops gives dW (n_L, n_{L-1}), db (n_L,), da_prev (n_{L-1},) for a layer of 4
+    fed by 1 and for one neuron fed by 3, as new float64 arrays"""
+    expect_shapes(ctx, "backward_loops")
+
+
 @public("backward")
 def check_backward_shapes(ctx: Context) -> None:
-    """backward gives dW (n_L, n_{L-1}), db (n_L,), da_prev (n_{L-1},) for a layer of 4 fed by 1"""
-    W, b = np.array([[0.5], [-1.0], [2.0], [0.1]]), np.zeros(4)
-    out = ctx.student.backward(W, b, np.array([0.3]), np.array([1.0, 0.0, 1.0, 0.0]))
-    for key, shape in (("dW", (4, 1)), ("db", (4,)), ("da_prev", (1,))):
-        value = ctx.entry(out, key)
-        ctx.expect(isinstance(value, np.ndarray) and value.shape == shape,
-                   f"backward(...)[{key!r}] should be an array of shape {shape}, got "
-                   f"{np.shape(value)}", misconception="shape_mismatch")
+    """backward gives dW (n_L, n_{L-1}), db (n_L,), da_prev (n_{L-1},) for a layer of 4 fed by 1
+    and for one neuron fed by 3, as new float64 arrays"""
+    expect_shapes(ctx, "backward")

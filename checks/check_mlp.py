@@ -29,6 +29,7 @@ def check_init_params_known_draws(ctx: Context) -> None:
     ctx.expect_close(ctx.student.init_params([3, 4, 2], np.random.default_rng(7)), expected,
                      rtol=1e-12, atol=1e-15, what="init_params([3, 4, 2], default_rng(7))",
                      variants={"init_scale": wrong_scale})
+    ctx.expect_unchanged()
 
 
 @public("affine_forward")
@@ -51,6 +52,7 @@ def check_affine_backward_numerical(ctx: Context) -> None:
     dZ = DOUT[:3, :1] * np.array([[1.0, -2.0, 0.5, 3.0]])
     result = ctx.student.affine_backward(dZ, A_prev, W)
     ctx.expect_unchanged()
+    ctx.expect_fresh()
     ctx.expect(isinstance(result, tuple | list) and len(result) == 3,
                "affine_backward must return a tuple (dA_prev, dW, db)")
     forward = ctx.student.affine_forward
@@ -128,25 +130,29 @@ def check_backward_numerical(ctx: Context) -> None:
 
 @public("loss_and_grads")
 def check_loss_and_grads_numerical(ctx: Context) -> None:
-    """loss_and_grads gives the mean squared error or cross-entropy, and its exact gradient"""
-    for output, loss, targets in (("sigmoid", "sse", Y), ("softmax", "ce", LABELS)):
+    """loss_and_grads gives the mean squared error or cross-entropy, and its exact gradient
+    (sigmoid/sigmoid and relu/softmax with the squared error, relu/softmax with cross-entropy)"""
+    for hidden, output, loss, targets in (("sigmoid", "sigmoid", "sse", Y),
+                                          ("relu", "softmax", "sse", Y),
+                                          ("relu", "softmax", "ce", LABELS)):
         with ctx.blame_other_stubs("loss_and_grads"):
-            value, grads = ctx.student.loss_and_grads(PARAMS, X, targets, "sigmoid", output,
+            value, grads = ctx.student.loss_and_grads(PARAMS, X, targets, hidden, output,
                                                       loss)
             ctx.expect_unchanged()
-            out = ctx.student.forward(PARAMS, X, "sigmoid", output)[0]
+            out = ctx.student.forward(PARAMS, X, hidden, output)[0]
         with np.errstate(all="ignore"):
             expected = (np.mean(np.sum((out - Y) ** 2, axis=1)) if loss == "sse"
                         else -np.mean(np.log(out[np.arange(5), LABELS])))
         ctx.expect_close(value, float(expected), rtol=1e-9, atol=1e-12, batch_size=5,
-                         what=f"the loss of loss_and_grads(..., loss={loss!r}) (from your "
-                         "forward's output)")
+                         what=f"the loss of loss_and_grads(..., {hidden!r}, {output!r}, "
+                         f"{loss!r}) (from your forward's output)")
 
-        def loss_of(p: dict[str, np.ndarray], output: str = output, loss: str = loss,
-                    targets: np.ndarray = targets) -> float:
-            return float(ctx.student.loss_and_grads(p, X, targets, "sigmoid", output, loss)[0])
+        def loss_of(p: dict[str, np.ndarray], hidden: str = hidden, output: str = output,
+                    loss: str = loss, targets: np.ndarray = targets) -> float:
+            return float(ctx.student.loss_and_grads(p, X, targets, hidden, output, loss)[0])
 
-        directional(ctx, loss_of, grads, f"the grads of loss_and_grads(..., loss={loss!r})")
+        directional(ctx, loss_of, grads, f"the grads of loss_and_grads(..., {hidden!r}, "
+                    f"{output!r}, {loss!r})")
 
 
 @public("gradient_vector")
@@ -157,6 +163,7 @@ def check_gradient_vector_order(ctx: Context) -> None:
     ctx.expect_close(ctx.student.gradient_vector(grads), np.arange(1.0, 10.0), rtol=0.0,
                      atol=1e-300, what="gradient_vector(grads)",
                      variants={"gradient_vector_order": np.array([9, 7, 8, 5, 6, 1, 2, 3, 4.0])})
+    ctx.expect_unchanged()
     ordered = {k: grads[k] for k in sorted(grads)}
     ctx.expect_close(ctx.student.gradient_vector(ordered), np.arange(1.0, 10.0), rtol=0.0,
                      atol=1e-300, what="gradient_vector(grads) with keys W1, W2, b1, b2",
@@ -170,21 +177,25 @@ X_ONE = np.array([[2.0, 1.0], [0.0, 3.0], [-2.0, -1.0], [1.0, 0.5]])
 
 @public("predict")
 def check_predict_known_labels(ctx: Context) -> None:
-    """predict gives the index of each row's largest output, as integers"""
+    """predict gives the index of each row's largest output, as integers, whatever the
+    activations (each is monotone: the largest logit stays the largest)"""
     params = {"W1": W_ONE, "b1": np.zeros(3)}
-    with ctx.blame_other_stubs("predict"):
-        labels = ctx.student.predict(params, X_ONE)
-    ctx.expect_close(labels, np.array([0, 1, 2, 0]), rtol=0.0, atol=1e-300,
-                     what="predict(params, X)")
-    ctx.expect_unchanged()
+    for activations in ((), ("relu", "softmax"), ("sigmoid", "softmax"), ("relu", "sigmoid")):
+        with ctx.blame_other_stubs("predict"):
+            labels = ctx.student.predict(params, X_ONE, *activations)
+        ctx.expect_close(labels, np.array([0, 1, 2, 0]), rtol=0.0, atol=1e-300,
+                         what=f"predict(params, X{''.join(f', {a!r}' for a in activations)})")
+        ctx.expect_unchanged()
 
 
 @public("accuracy")
 def check_accuracy_known_value(ctx: Context) -> None:
-    """accuracy is the fraction of right predictions (3 of 4: 0.75)"""
+    """accuracy is the fraction of right predictions (3 of 4: 0.75), whatever the activations"""
     params = {"W1": W_ONE, "b1": np.zeros(3)}
-    with ctx.blame_other_stubs("accuracy"):
-        value = ctx.student.accuracy(params, X_ONE, np.array([0, 1, 2, 2]))
-    ctx.expect_close(value, 0.75, rtol=1e-12, atol=1e-15, what="accuracy(params, X, labels)",
-                     batch_size=4)
-    ctx.expect_unchanged()
+    for activations in ((), ("relu", "softmax"), ("sigmoid", "sigmoid")):
+        with ctx.blame_other_stubs("accuracy"):
+            value = ctx.student.accuracy(params, X_ONE, np.array([0, 1, 2, 2]), *activations)
+        ctx.expect_close(value, 0.75, rtol=1e-12, atol=1e-15, batch_size=4,
+                         what=f"accuracy(params, X, labels"
+                         f"{''.join(f', {a!r}' for a in activations)})")
+        ctx.expect_unchanged()

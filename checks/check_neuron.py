@@ -26,6 +26,7 @@ def check_forward_values(ctx: Context) -> None:
     """forward gives z = w a_prev + b and a = sigmoid(z), one entry per example"""
     z, a = pair(ctx, ctx.student.forward(W, B, A_PREV), "forward")
     ctx.expect_unchanged()
+    ctx.expect_fresh()
     ctx.expect_close(z, W * A_PREV + B, rtol=1e-12, atol=1e-15, what="z",
                      variants={"bias_forgotten": W * A_PREV})
     ctx.expect_close(a, sigmoid(W * A_PREV + B), rtol=1e-9, atol=1e-15, what="a")
@@ -48,6 +49,7 @@ def check_cost_values(ctx: Context) -> None:
     a = sigmoid(W * A_PREV + B)
     out = ctx.student.cost(a, Y)
     ctx.expect_unchanged()
+    ctx.expect_fresh()
     ctx.expect_close(out, (a - Y) ** 2, rtol=1e-12, atol=1e-15, what="cost(a, y)",
                      variants={"cost_averaged": float(np.mean((a - Y) ** 2)),
                                "cost_with_half": 0.5 * (a - Y) ** 2})
@@ -72,12 +74,26 @@ def check_chain_factors(ctx: Context) -> None:
     ctx.expect_gradient(product, numeric, what="dz_dw * da_dz * dC_da", floor=FLOOR)
 
 
+@public("chain_factors")
+def check_chain_factors_floats(ctx: Context) -> None:
+    """chain_factors works on floats: one example gives the same factors as in an array"""
+    one = ctx.student.chain_factors(float(W[1]), float(B[1]), float(A_PREV[1]), float(Y[1]))
+    batch = ctx.student.chain_factors(W, B, A_PREV, Y)
+    for key in ("dz_dw", "da_dz", "dC_da"):
+        value = ctx.entry(one, key)
+        ctx.expect(np.ndim(value) == 0, f"chain_factors(...)[{key!r}] for floats should be a "
+                   f"number, got shape {np.shape(value)}")
+        ctx.expect_close(value, float(np.asarray(ctx.entry(batch, key))[1]), rtol=1e-9,
+                         atol=1e-15, what=f"chain_factors(...)[{key!r}] for example 1 alone")
+
+
 # -- backward --------------------------------------------------------------------------------
 @public("backward")
 def check_backward_numerical(ctx: Context) -> None:
     """backward matches finite differences of your forward and cost in w, b and a_prev"""
     out = ctx.student.backward(W, B, A_PREV, Y)
     ctx.expect_unchanged()
+    ctx.expect_fresh()
     a = sigmoid(W * A_PREV + B)
     wrong_delta = a * 2.0 * (a - Y)  # sigma(z) where sigma'(z) belongs
     db = np.asarray(ctx.entry(out, "db"), dtype=np.float64)
@@ -110,7 +126,7 @@ def check_backward_floats(ctx: Context) -> None:
         value = ctx.entry(out, key)
         ctx.expect(np.ndim(value) == 0, f"backward(...)[{key!r}] for floats should be a "
                    f"number, got shape {np.shape(value)}")
-        ctx.expect_close(float(value), float(np.asarray(ctx.entry(batch, key))[2]), rtol=1e-9,
+        ctx.expect_close(value, float(np.asarray(ctx.entry(batch, key))[2]), rtol=1e-9,
                          atol=1e-15, what=f"backward(...)[{key!r}] for example 2 alone")
 
 
@@ -125,7 +141,7 @@ def check_average_gradient(ctx: Context) -> None:
     def mean_cost(p: np.ndarray) -> float:
         return float(np.mean(student_cost(ctx, p[0], p[1], A_PREV, Y)))
 
-    numeric = gradcheck.numerical_gradient(mean_cost, np.array([w, b]))
+    numeric = gradcheck.stencil_gradient(mean_cost, np.array([w, b]))
     for i, key in enumerate(("dw", "db")):
         value = ctx.entry(out, key)
         ctx.expect(np.ndim(value) == 0, f"average_gradient(...)[{key!r}] should be a number "
@@ -160,6 +176,7 @@ def check_chain_backward_numerical(ctx: Context) -> None:
     ws, bs, x, y = np.array([1.5, -2.0, 0.8]), np.array([0.2, 0.5, -0.4]), 0.7, 0.9
     out = ctx.student.chain_backward(ws, bs, x, y)
     ctx.expect_unchanged()
+    ctx.expect_fresh()
     n = len(ws)
     # the chain itself, then every perturbed chain, at once: forward works elementwise
     steps = np.concatenate([np.zeros((1, 2 * n)), np.eye(2 * n), -np.eye(2 * n)])
@@ -177,3 +194,16 @@ def check_chain_backward_numerical(ctx: Context) -> None:
                         variants=recurrence_mistakes(np.asarray(db, dtype=np.float64), a, ws, y))
     ctx.expect_gradient(dw, numeric[:n], what="chain_backward(...)['dw']", floor=FLOOR,
                         variants={"chain_wrong_activation": a[1:] * np.asarray(db)})
+
+
+@public("chain_backward")
+def check_chain_backward_one_neuron(ctx: Context) -> None:
+    """chain_backward of one neuron gives arrays of shape (1,): db = sigmoid'(z) 2(a - y)"""
+    x, y = 0.7, 0.9
+    out = ctx.student.chain_backward(np.array([1.5]), np.array([0.2]), x, y)
+    ctx.expect_unchanged()
+    ctx.expect_fresh()
+    a = sigmoid(np.array([1.5 * x + 0.2]))
+    db = a * (1.0 - a) * 2.0 * (a - y)
+    ctx.expect_close(out, {"dw": x * db, "db": db}, rtol=1e-9, atol=1e-15,
+                     what="chain_backward([1.5], [0.2], 0.7, 0.9) (dw = x db)")

@@ -3,7 +3,9 @@ training loop whose loss falls (with your own mlp.py and losses.py)."""
 
 import numpy as np
 
-from grader.testing import Context, public
+from grader.compare import compare
+from grader.misconceptions import diagnose_batches
+from grader.testing import CheckFailed, Context, public
 
 
 @public("minibatches")
@@ -24,14 +26,22 @@ def check_minibatches_known_batches(ctx: Context) -> None:
 
 @public("minibatches")
 def check_minibatches_partition(ctx: Context) -> None:
-    """minibatches(n, batch_size, rng) uses every index of range(n) exactly once"""
-    for n, batch_size in ((12, 4), (7, 10), (30, 7)):
+    """minibatches(n, batch_size, rng) uses every index of range(n) exactly once, in batches
+    of batch_size (the last may be smaller), and gives no batch for n = 0"""
+    for n, batch_size in ((12, 4), (7, 10), (30, 7), (0, 3)):
+        what = f"minibatches({n}, {batch_size}, rng)"
         batches = ctx.student.minibatches(n, batch_size, np.random.default_rng(n))
-        ctx.expect(isinstance(batches, list) and len(batches) > 0,
-                   f"minibatches({n}, {batch_size}, rng) must return a list of index arrays")
-        ctx.expect_close(np.sort(np.concatenate(batches)), np.arange(n), rtol=0.0,
-                         atol=1e-300, what=f"the sorted indices of minibatches({n}, "
-                         f"{batch_size}, rng)")
+        ctx.expect(isinstance(batches, list) and all(isinstance(b, np.ndarray) and b.ndim == 1
+                                                      for b in batches),
+                   f"{what} must return a list of 1-D index arrays")
+        sizes = [len(b) for b in batches]
+        want = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+        found = diagnose_batches(batches, n, name=what)
+        if found is not None:
+            raise CheckFailed(f"{what} does not use every index of range({n}) exactly once",
+                              found)
+        ctx.expect(sizes == want, f"{what} gave batches of sizes {sizes}, expected {want}",
+                   misconception="minibatch_drops_last" if sizes == want[:-1] else None)
 
 
 @public("sgd_step")
@@ -43,6 +53,7 @@ def check_sgd_step_known_value(ctx: Context) -> None:
     result = ctx.student.sgd_step(params, grads, 0.1)
     ctx.expect_unchanged()
     ctx.expect_fresh()
+    ctx.expect(isinstance(result, dict), "sgd_step must return a dict of new parameters")
     ctx.expect_close(result, expected, rtol=1e-12, atol=1e-15, what="sgd_step(params, grads, 0.1)",
                      variants={"sign_error": {k: params[k] + 0.1 * grads[k] for k in params}})
 
@@ -97,3 +108,71 @@ def check_train_history_is_the_epoch_loss(ctx: Context) -> None:
                      variants={"history_unweighted_mean": unweighted})
     ctx.expect_close(trained, PARAMS, rtol=0.0, atol=1e-300,
                      what="the params of train(..., lr=0.0)")
+
+
+def contract_loop(ctx: Context, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
+                  rng: np.random.Generator, *, epochs: int, batch_size: int, lr: float,
+                  hidden: str, output: str, loss: str, shuffle_once: bool = False,
+                  unweighted: bool = False) -> tuple[dict[str, np.ndarray], list[float]]:
+    """train as its docstring spells it out, from your own minibatches, loss_and_grads and
+    sgd_step (or with one of two classic mistakes in the loop, to name them)."""
+    mlp = ctx.student_module("mlp")
+
+    def shuffle() -> list[np.ndarray]:
+        batches = ctx.student.minibatches(len(X), batch_size, rng)
+        rng.permutation(len(X))  # the generator crossed to your code as a copy: advance ours
+        return batches           # as your minibatches advanced its own (one permutation)
+
+    history = []
+    once = shuffle() if shuffle_once else None
+    for _ in range(epochs):
+        batches = once if once is not None else shuffle()
+        losses, sizes = [], []
+        for idx in batches:
+            batch_loss, grads = mlp.loss_and_grads(params, X[idx], Y[idx], hidden, output, loss)
+            losses.append(float(batch_loss))
+            sizes.append(len(idx))
+            params = ctx.student.sgd_step(params, grads, lr)
+        history.append(float(np.mean(losses)) if unweighted
+                       else float(np.dot(losses, sizes) / len(X)))
+    return params, history
+
+
+@public("train")
+def check_train_is_the_contract_loop(ctx: Context) -> None:
+    """train is the docstring's loop over your minibatches (once per epoch), loss_and_grads and
+    sgd_step: sigmoid/SSE with one-hot targets and relu/softmax/cross-entropy with labels"""
+    labels = np.argmax(Y, axis=1)
+    cases = [(Y, dict(epochs=3, batch_size=4, lr=0.5, hidden="sigmoid", output="sigmoid",
+                      loss="sse")),
+             (labels, dict(epochs=2, batch_size=3, lr=0.2, hidden="relu", output="softmax",
+                           loss="ce"))]
+    for targets, options in cases:
+        with ctx.blame_other_stubs("train"):
+            result = ctx.student.train(PARAMS, X, targets, rng=np.random.default_rng(5),
+                                       **options)
+            ctx.expect_unchanged()
+            expected = contract_loop(ctx, PARAMS, X, targets, np.random.default_rng(5),
+                                     **options)  # type: ignore[arg-type]
+            variants = {}
+            if not compare(result, expected, rtol=1e-9, atol=1e-12).ok:  # name the mistake
+                variants = {key: contract_loop(ctx, PARAMS, X, targets,
+                                               np.random.default_rng(5), **options,
+                                               **{flag: True})  # type: ignore[arg-type]
+                            for key, flag in (("shuffle_once", "shuffle_once"),
+                                              ("history_unweighted_mean", "unweighted"))}
+        ctx.expect_close(result, expected, rtol=1e-9, atol=1e-12, variants=variants,
+                         what=f"train(params, X, Y, rng=default_rng(5), {options}) compared "
+                         "with the loop of its docstring run on your own functions")
+
+
+@public("train")
+def check_train_zero_epochs(ctx: Context) -> None:
+    """train(..., epochs=0) returns new arrays equal to params and an empty history"""
+    with ctx.blame_other_stubs("train"):
+        result = ctx.student.train(PARAMS, X, Y, epochs=0, batch_size=4, lr=1.0,
+                                   rng=np.random.default_rng(3))
+    ctx.expect_unchanged()
+    ctx.expect_fresh()
+    ctx.expect_close(result, (PARAMS, []), rtol=0.0, atol=1e-300,
+                     what="train(params, X, Y, epochs=0, ...) (the same params, no history)")

@@ -71,6 +71,7 @@ def check_forward_example_1(ctx: Context) -> None:
     """forward(X[0], W, V) gives h = (0.99999386, 0.016790648), y = (0.73270479, 0.12288394)"""
     out = ctx.student.forward(X[0], W, V)
     ctx.expect_unchanged()
+    ctx.expect_fresh()
     _, h, _, y = (ctx.entry(out, key, what="forward(x, W, V)") for key in ("z", "h", "y_in", "y"))
     transposed = sigmoid(W @ X[0])
     expect_printed(ctx, h, PRINTED["h"], "h", variants={"slide_indexing": transposed})
@@ -98,6 +99,7 @@ def check_output_deltas_example_1(ctx: Context) -> None:
     y = example_1()["y"]
     out = ctx.student.output_deltas(y, T[0])
     ctx.expect_unchanged()
+    ctx.expect_fresh()
     variants = {"sigma_prime_missing": 2.0 * (y - T[0]),
                 "sigma_prime_of_output": 2.0 * (y - T[0]) * sigmoid(y) * (1.0 - sigmoid(y))}
     expect_printed(ctx, out, [SLIDE["output_deltas[0]"], SLIDE["output_deltas[1]"]],
@@ -113,6 +115,7 @@ def check_grad_V_example_1(ctx: Context) -> None:
     ex = example_1()
     out = ctx.student.grad_V(ex["h"], ex["delta"])
     ctx.expect_unchanged()
+    ctx.expect_fresh()
     ctx.expect(isinstance(out, np.ndarray) and out.shape == (2, 2),
                f"grad_V should return a (2, 2) array, got shape {np.shape(out)}",
                misconception="shape_mismatch")
@@ -131,6 +134,7 @@ def check_grad_h_example_1(ctx: Context) -> None:
     delta = example_1()["delta"]
     out = ctx.student.grad_h(V, delta)
     ctx.expect_unchanged()
+    ctx.expect_fresh()
     swapped = {"slide_indexing": V.T @ delta}
     expect_printed(ctx, np.asarray(out)[:1] if np.ndim(out) == 1 else out,
                    [SLIDE["grad_h[0]"]], "grad_h(V, delta)[0]",
@@ -165,7 +169,7 @@ def check_gradient_vector_numerical(ctx: Context) -> None:
                       "y", what="forward(x, W, V)")
         return float(ctx.student.loss(y, t))
 
-    numeric = gradcheck.numerical_gradient(loss, np.concatenate([W.T.ravel(), V.ravel()]))
+    numeric = gradcheck.stencil_gradient(loss, np.concatenate([W.T.ravel(), V.ravel()]))
     ctx.expect_gradient(out, numeric, what="gradient_vector(x, t, W, V)", floor=FLOOR,
                         variants={"slide_vector_order": numeric[ROW_MAJOR_ORDER]})
 
@@ -176,6 +180,7 @@ def check_batch_gradient(ctx: Context) -> None:
     """batch_gradient(X, T, W, V) matches finite differences of the mean of your loss"""
     out = ctx.student.batch_gradient(X, T, W, V)
     ctx.expect_unchanged()
+    ctx.expect_fresh()
 
     def mean_loss(p: np.ndarray) -> float:
         W_, V_ = p[:4].reshape(2, 2), p[4:].reshape(2, 2)
@@ -183,7 +188,7 @@ def check_batch_gradient(ctx: Context) -> None:
               for x in X]
         return float(np.mean([ctx.student.loss(y, t) for y, t in zip(ys, T, strict=True)]))
 
-    numeric = gradcheck.numerical_gradient(mean_loss, np.concatenate([W.ravel(), V.ravel()]))
+    numeric = gradcheck.stencil_gradient(mean_loss, np.concatenate([W.ravel(), V.ravel()]))
     expected = {"dW": numeric[:4].reshape(2, 2), "dV": numeric[4:].reshape(2, 2)}
     for key, value in expected.items():
         got = ctx.entry(out, key, what="batch_gradient(X, T, W, V)")

@@ -18,14 +18,43 @@ from grader.testing import Context
 # ~2e-7, against SMOOTH_TOL = 1e-6; a real mistake gives 1e-2 or more.
 FLOOR = 1e-4
 
+# Unit roundoff of float64. A sound formula rounds each operation to within EPS / 2 of the size
+# of the numbers it combines: tolerances below are a few EPS times that size.
+EPS = float(np.finfo(np.float64).eps)
+
+
+def lse_atol(logits: np.ndarray) -> float:
+    """The absolute tolerance of the mean cross-entropy of ``logits`` and of its gradient.
+
+    Derived from the conditioning of log-sum-exp, not from one implementation: a log
+    probability z_i - lse(z) is a difference of numbers as large as M = max |z|, so whatever
+    the order of operations (the max first, np.logaddexp, log of a sum, scipy's log_softmax)
+    rounding leaves an absolute error of a few ulp(M) ~ M EPS in it, and C EPS more from the
+    sum of C exponentials. That error stays absolute in the loss; it is relative in each
+    probability p_i = exp(z_i - lse), and so absolute again, up to M EPS, in p_i - onehot_i
+    where p_i is close to 1 and cancels. 16 M EPS covers every sound formula (measured on
+    thousands of inputs: tests/test_tolerances.py); a real mistake moves the loss or a
+    gradient entry by 1e-3 or more.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    return 16.0 * EPS * max(float(np.max(np.abs(z), initial=1.0)), float(z.shape[-1]))
+
+
 # The worked example's gradient vector: concat(dW.ravel(), dV.ravel()) taken from the slide's
 # order concat(dW.T.ravel(), dV.ravel()).
 ROW_MAJOR_ORDER = [0, 2, 1, 3, 4, 5, 6, 7]
 
 
 def sigmoid(z: object) -> np.ndarray:
-    """The sigmoid by its definition, 1 / (1 + exp(-z)) (exact enough for moderate z)."""
-    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+    """The sigmoid of the checks' arrays by its definition, 1 / (1 + exp(-z)): exact enough for
+    their moderate z, and no answer to the exercise (this file ships to students). It takes
+    arrays only, where the exercise's sigmoid takes a scalar too, and it overflows for
+    z < -709, where the exercise's must not: copied as activations.sigmoid it earns nothing."""
+    a = np.asarray(z, dtype=np.float64)
+    if a.ndim == 0:
+        raise TypeError("course_helpers.sigmoid is the checks' helper for arrays, not a "
+                        "sigmoid to use: write your own in activations.py")
+    return 1.0 / (1.0 + np.exp(-a))
 
 
 def pair(ctx: Context, out: object, what: str) -> tuple[object, object]:

@@ -36,12 +36,24 @@ def _load_wire() -> ModuleType:
 
 wire = _load_wire()
 
+
+def _load_swapping() -> ModuleType:
+    """grader/swapping.py (standard library only), loaded before any student code."""
+    spec = importlib.util.spec_from_file_location(
+        "_grader_swapping", Path(__file__).with_name("swapping.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+swapping = _load_swapping()
+
 import numpy as np  # noqa: E402  (after the wire module, which imports it anyway)
 
-# Bound now, before any student code runs: a submission that patches numpy cannot hide
-# a mutation or an aliased output from these.
-_array_equal = np.array_equal
-_shares_memory = np.shares_memory
+# Bound now, before any student code runs. Whether a call changed its arguments is not
+# decided here (the grader reads the shared arguments back itself): what the child reports,
+# entries of its arguments replaced, can only add a failure.
 _ndarray = np.ndarray
 
 
@@ -104,6 +116,39 @@ def _stand_in(module: str, function: str, reason: str) -> Callable[..., Any]:
 
     unavailable.__name__ = function
     return unavailable
+
+
+class ImportGuard(importlib.abc.MetaPathFinder):
+    """Refuses a top-level import the course does not allow, with one clear message.
+
+    Allowed: the standard library, numpy (and its submodules), the packages the course
+    allows (``[grading] allow_imports``, with what they need), and the submission's own
+    modules. Installed before any student code; under bubblewrap the same rule holds by what
+    is mounted, so removing the guard gains nothing there.
+    """
+
+    def __init__(self, submission: str, importable: list[str]) -> None:
+        self.extra = sorted(set(importable) - {"numpy"})
+        self.allowed = set(sys.stdlib_module_names) | set(importable) | {"__main__"}
+        # where the standard library's private modules live (_sysconfigdata_*), and the
+        # student's own helper modules
+        stdlib = os.path.dirname(os.__file__)
+        self.places = [submission, *(p for p in sys.path if p.startswith(stdlib)
+                                     and "-packages" not in p)]
+        self.found: dict[str, bool] = {}
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if "." in fullname or fullname in self.allowed:
+            return None  # a submodule's parent was allowed already
+        if fullname not in self.found:
+            self.found[fullname] = importlib.machinery.PathFinder.find_spec(
+                fullname, self.places) is not None
+        if self.found[fullname]:
+            return None
+        also = f" (this course also allows: {', '.join(self.extra)})" if self.extra else ""
+        raise ModuleNotFoundError(
+            f"{fullname} is not available here: a submission may import numpy, its "
+            f"submodules and the Python standard library{also}", name=fullname)
 
 
 class Child:
@@ -219,10 +264,12 @@ class Child:
 
     # -- calling ----------------------------------------------------------------------------
     def call(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Run one call; its result message (the value, or the error, and the entries of the
+        arguments the call replaced)."""
         call_id = message.get("id")
         args: Any = ()
         kwargs: Any = {}
-        snapshot: dict[str, Any] = {}
+        before: dict[str, Any] = {}
         try:
             module = self.module(str(message["module"]))
             function = getattr(module, str(message["function"]), None)
@@ -230,9 +277,12 @@ class Child:
                 return _failure(call_id, "MissingFunction",
                                 f"{message['module']}.py has no function "
                                 f"{message['function']!r}", "")
-            args = self.resolve(wire.decode(message.get("args", [])))
-            kwargs = self.resolve(wire.decode(message.get("kwargs", {})))
-            snapshot = _snapshot(args, kwargs)
+            # the array arguments live in the grader's file, mapped: it reads them back itself
+            shared = _mapped(message.get("shared"))
+            args = self.resolve(wire.decode(message.get("args", []), shared=shared))
+            kwargs = self.resolve(wire.decode(message.get("kwargs", {}), shared=shared))
+            del shared  # the arrays keep the mapping while they live (a cache may keep X)
+            before = dict(_arrays(("args", args), ("kwargs", kwargs)))
             restore = self.patch(message.get("patch", []))
             errstate = message.get("errstate")
             try:
@@ -246,27 +296,28 @@ class Child:
                 seconds = time.perf_counter() - start
             finally:
                 restore()
-            after = list(_arrays(("args", args), ("kwargs", kwargs)))  # one walk for both
-            mutated = [path for path, now in after
-                       if path in snapshot and not _same(snapshot[path], now)]
-            returned = [out for _, out in _arrays(("result", value))]
-            aliased = sorted({path for path, arr in after
-                              for out in returned if _shares_memory(arr, out)}) \
-                if returned else []
             return {"op": "result", "id": call_id, "ok": True,
                     "value": wire.encode(value, keep=self.kept),
-                    "mutated": mutated, "aliased": aliased, "seconds": seconds}
+                    "replaced": _replaced(before, args, kwargs), "seconds": seconds,
+                    "unisolated": getattr(self, "unisolated", [])}
         except BaseException as exc:  # the student's exception, whatever it is, is data
             failure = _failure(call_id, _type_name(exc), _message(exc),
                                self.student_traceback(exc))
-            failure["mutated"] = [path for path, before, now in _changed(snapshot, args, kwargs)
-                                  if not _same(before, now)]
+            failure["replaced"] = _replaced(before, args, kwargs)
             return failure
 
     def patch(self, patches: list[list[str]]) -> Callable[[], None]:
-        """Replace functions by parent callbacks in every module that refers to them."""
-        undo: list[tuple[ModuleType, str, Any]] = []
-        modules = self.student_modules() if patches else []
+        """Swap functions for parent callbacks wherever the student's code holds them.
+
+        Each patch is (module, function, callback name). A function the student defined keeps
+        its identity and gets the callback's code; anything else is replaced wherever a walk
+        of the student's modules finds it (``grader/swapping.py``). What could not be reached
+        is left in ``self.unisolated`` for the call's reply. Returns what restores it all.
+        """
+        self.unisolated: list[str] = []
+        if not patches:
+            return _nothing
+        swaps = []
         for module_name, function_name, callback_name in patches:
             standing_in = sys.modules.get(module_name)
             if getattr(standing_in, "__grader_placeholder__", False):
@@ -276,21 +327,17 @@ class Child:
                     source = self.module(module_name)
                 except BaseException:  # a module that cannot be imported has nothing to patch
                     continue
-            original = getattr(source, function_name, None)
-            replacement = self.callback(callback_name)
-            for module in modules:
-                for attr, current in list(vars(module).items()):
-                    if (module is source and attr == function_name) or (
-                        original is not None and current is original
-                    ):
-                        undo.append((module, attr, current))
-                        setattr(module, attr, replacement)
+            swaps.append((vars(source), function_name, f"{module_name}.{function_name}",
+                          self.callback(callback_name)))
+        prefix = self.submission + os.sep
 
-        def restore() -> None:
-            for module, attr, current in reversed(undo):
-                setattr(module, attr, current)
+        def own(function: Any) -> bool:  # defined in the submission: its code may be swapped
+            return os.path.normpath(str(function.__code__.co_filename)).startswith(prefix)
 
-        return restore
+        # the student's modules are listed only if a walk is needed (not for a def)
+        restore, self.unisolated = swapping.swap_in(
+            swaps, lambda: [vars(module) for module in self.student_modules()], own=own)
+        return restore  # type: ignore[no-any-return]
 
     def student_modules(self) -> list[ModuleType]:
         """Every loaded module whose file is in the submission (imported directly or not)."""
@@ -314,6 +361,10 @@ class Child:
         lines = traceback.format_list(frames[-5:])
         lines += traceback.format_exception_only(type(exc), exc)
         return "".join(lines)[-4000:]
+
+
+def _nothing() -> None:
+    """Restores nothing (a call without patches)."""
 
 
 def _type_name(exc: BaseException) -> str:
@@ -348,34 +399,190 @@ def _arrays(*named: tuple[str, Any]) -> Iterator[tuple[str, np.ndarray[Any, Any]
             stack.extend((f"{path}[{k!r}]", v) for k, v in value.items())
 
 
-def _snapshot(args: Any, kwargs: Any) -> dict[str, np.ndarray[Any, Any]]:
-    return {path: arr.copy() for path, arr in _arrays(("args", args), ("kwargs", kwargs))}
+def _mapped(path: Any) -> Any:
+    """The call's shared file (written by the grader), mapped read-write and shared, or None
+    when the call has no array arguments."""
+    if not path:
+        return None
+    import mmap
 
-
-def _changed(
-    snapshot: dict[str, np.ndarray[Any, Any]], args: Any, kwargs: Any
-) -> Iterator[tuple[str, np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
-    for path, arr in _arrays(("args", args), ("kwargs", kwargs)):
-        if path in snapshot:
-            yield path, snapshot[path], arr
-
-
-def _same(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
-    if a.shape != b.shape:
-        return False
+    fd = os.open(str(path), os.O_RDWR | os.O_CLOEXEC)
     try:
-        return bool(_array_equal(a, b, equal_nan=True))
-    except TypeError:
-        return bool(_array_equal(a, b))
+        return mmap.mmap(fd, 0, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+    finally:
+        os.close(fd)
 
 
-def run_child(submission: str, read_fd: int, write_fd: int) -> None:
+def _replaced(before: dict[str, Any], args: Any, kwargs: Any) -> list[str]:
+    """Paths whose array is no longer the one the call was given (an entry of a dict or list
+    argument replaced or removed): a change the grader cannot see in the shared file."""
+    try:
+        after = dict(_arrays(("args", args), ("kwargs", kwargs)))
+        return [path for path, arr in before.items() if after.get(path) is not arr]
+    except Exception:  # arguments the call made unwalkable: nothing to add
+        return []
+
+
+def run_child(submission: str, read_fd: int, write_fd: int, importable: list[str]) -> None:
     """Serve one submission's calls until the grader says exit or closes the channel."""
-    child = Child(submission, read_fd, write_fd)
+    startup(submission, importable)
+    child = WatchedChild(submission, read_fd, write_fd)
     try:
         child.serve()
     except wire.ChannelClosed:
         pass
+
+
+# -- what the instructor sees: attempts at blocked or suspicious actions --------------------------
+MAX_ATTEMPTS = 20
+#: attempts not yet reported, and every one seen (each is reported once)
+_attempts: list[str] = []
+_seen: set[str] = set()
+_writable: tuple[str, ...] = ()
+_harness: list[tuple[str, Any, str, Any]] = []
+_guard: list[ImportGuard] = []
+_WATCHED = frozenset({
+    "socket.connect", "socket.bind", "socket.sendto", "open", "os.kill", "os.killpg",
+    "signal.pthread_kill", "os.fork", "os.forkpty", "os.exec", "os.posix_spawn", "os.system",
+    "subprocess.Popen", "ctypes.dlopen"})
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def startup(submission: str, importable: list[str]) -> None:
+    """Before any student code: the import guard, and an audit hook (it cannot be removed)
+    noting attempts; the harness's own names are remembered to notice their replacement."""
+    global _writable
+    guard = ImportGuard(os.path.realpath(submission), importable)
+    sys.meta_path.insert(0, guard)
+    _guard.append(guard)
+    places = {"/work", "/tmp", "/dev/shm", "/io", os.getcwd(), os.environ.get("TMPDIR", "/tmp")}
+    _writable = tuple(os.path.realpath(p) + os.sep for p in places)
+    if not _harness:  # a forked child has the zygote's list: the same objects
+        _remember_harness()
+    forbid_namespaces()
+    sys.addaudithook(_audit)
+
+
+#: (audit arch, unshare, setns, clone, clone3) of the architectures the filter knows
+_SYSCALLS = {"x86_64": (0xC000003E, 272, 308, 56, 435),
+             "aarch64": (0xC00000B7, 97, 268, 220, 435)}
+#: every CLONE_NEW* flag (time, mount, cgroup, uts, ipc, user, pid, network)
+_CLONE_NEW = 0x00000080 | 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 \
+    | 0x20000000 | 0x40000000
+
+
+def forbid_namespaces() -> None:
+    """A seccomp filter: no new namespace from here on (``unshare``, ``setns``, ``clone``
+    with a ``CLONE_NEW*`` flag fail with EPERM, ``clone3`` with ENOSYS so that the C library
+    falls back to ``clone``). Without it a child could make a user namespace of its own and
+    there mount tmpfs or SysV memory that no limit of ours caps. Another architecture's
+    system calls (x32, i386) are refused. Does nothing on an unknown machine."""
+    import ctypes
+    import platform
+    import struct
+
+    known = _SYSCALLS.get(platform.machine())
+    if known is None:
+        return
+    arch, unshare, setns, clone, clone3 = known
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+    load, equal, test, ret = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, JEQ|K, JSET|K, RET|K
+    program = [
+        (load, 0, 0, 4), (equal, 1, 0, arch), (ret, 0, 0, eperm),  # another ABI: refused
+        (load, 0, 0, 0), (test, 0, 1, 0x40000000), (ret, 0, 0, eperm),  # x32 calls
+        # jumps count the instructions skipped: to 14 (EPERM), 15 (ENOSYS) or 13 (allow)
+        (equal, 7, 0, unshare), (equal, 6, 0, setns), (equal, 6, 0, clone3),
+        (equal, 0, 3, clone),
+        (load, 0, 0, 16), (test, 0, 1, _CLONE_NEW), (ret, 0, 0, eperm), (ret, 0, 0, allow),
+        (ret, 0, 0, eperm), (ret, 0, 0, enosys)]
+    code = b"".join(struct.pack("=HBBI", *op) for op in program)
+    buffer = ctypes.create_string_buffer(code)
+    fprog = struct.pack("=HxxxxxxQ", len(program), ctypes.addressof(buffer))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, FILTER
+        number = ctypes.get_errno()
+        raise OSError(number, f"no seccomp filter: {os.strerror(number)}")
+
+
+def _remember_harness() -> None:
+    """Note the harness's module-level functions, classes (and their methods) and modules."""
+    main = sys.modules["__main__"]
+    for label, holder in (("__main__", main), ("wire", wire)):
+        for name, value in vars(holder).items():
+            if name.startswith("__") or not (callable(value) or isinstance(value, ModuleType)):
+                continue
+            _harness.append((label, holder, name, value))
+            if isinstance(value, type) and value.__module__ == main.__name__:
+                _harness.extend((f"{label}.{name}", value, attr, member)
+                                for attr, member in vars(value).items() if callable(member))
+
+
+def _attempt(text: str) -> None:
+    text = "".join(c if c.isprintable() else "?" for c in text[:160])
+    if text not in _seen and len(_seen) < 5 * MAX_ATTEMPTS:
+        _seen.add(text)
+        _attempts.append(text)
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event not in _WATCHED:
+        return
+    try:
+        text = _describe(event, args)
+    except Exception:  # an odd argument: nothing to report
+        return
+    if text:
+        _attempt(text)
+
+
+def _describe(event: str, args: tuple[Any, ...]) -> str | None:
+    if event == "open":
+        path, mode, flags = args
+        writes = any(c in mode for c in "wax+") if isinstance(mode, str) \
+            else bool(flags & _WRITE_FLAGS)
+        if not writes or isinstance(path, int):
+            return None
+        name = os.path.abspath(os.fsdecode(path))
+        if name in ("/dev/null", "/dev/stdout", "/dev/stderr") \
+                or (name + os.sep).startswith(_writable):
+            return None
+        return f"write outside the sandbox's folders: {name}"
+    if event.startswith("socket."):
+        address = args[1]
+        where = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+        return f"network: {event[7:]} {where}"
+    if event in ("os.kill", "os.killpg", "signal.pthread_kill"):
+        return f"signal {args[1]} sent to {'process' if event == 'os.kill' else 'group'} {args[0]}"
+    if event in ("os.fork", "os.forkpty"):
+        return "process: fork"
+    if event == "subprocess.Popen":
+        program = args[0] or (args[1][0] if isinstance(args[1], list | tuple) else args[1])
+        return f"process: subprocess {os.fsdecode(program)}"
+    if event == "ctypes.dlopen":
+        return f"native code: ctypes loads {args[0]}"
+    return f"process: {event[3:]} {os.fsdecode(args[0])}"  # exec, posix_spawn, system
+
+
+def _check_harness() -> None:
+    """Note any harness name that is no longer the object it was at start."""
+    for label, holder, name, value in _harness:
+        if vars(holder).get(name) is not value:
+            _attempt(f"harness tampering: {label}.{name} replaced")
+    if _guard and _guard[0] not in sys.meta_path:
+        _attempt("harness tampering: the import guard was removed")
+
+
+class WatchedChild(Child):
+    """A child whose result messages carry the attempts seen since the previous one."""
+
+    def send(self, message: dict[str, Any]) -> None:
+        if message.get("op") == "result":
+            _check_harness()
+            if _attempts:
+                message["attempts"] = _attempts[:MAX_ATTEMPTS]
+                del _attempts[:]
+        super().send(message)
 
 
 # -- the warm start: a zygote that forks one child per submission --------------------------------
@@ -463,13 +670,21 @@ def _start_forked(request: dict[str, Any], fds: list[int]) -> None:
 
     code = 70
     try:
-        read_fd, write_fd, out_fd, err_fd = fds
+        read_fd, write_fd, out_fd, err_fd, folder = fds
         os.dup2(out_fd, 1)
         os.dup2(err_fd, 2)
         for fd in (out_fd, err_fd):
             if fd > 2:
                 os.close(fd)
         _prctl(PR_SET_PDEATHSIG, 9)  # the zygote gone: nothing of this submission lingers
+        try:
+            fresh_world({str(k): int(v) for k, v in request["tmpfs"].items()},
+                        int(request.get("sysv", 0)), folder)
+            os.close(folder)
+        except OSError as exc:
+            wire.write_message(write_fd, {"op": f"no fresh world for the child: {exc}"})
+            return
+        _own_pids((read_fd, write_fd))
         memory = int(request["memory"])
         size = int(request["file_size"])
         if memory <= _address_space():  # a cold start could not even import numpy
@@ -483,18 +698,234 @@ def _start_forked(request: dict[str, Any], fds: list[int]) -> None:
         os.chdir(str(request["cwd"]))
         submission = str(request["submission"])
         sys.argv = [sys.argv[0], submission, str(read_fd), str(write_fd)]  # as a cold start
-        run_child(submission, read_fd, write_fd)
+        run_child(submission, read_fd, write_fd, [str(n) for n in request.get("allow", [])])
         code = 0
     finally:
         os._exit(code)
 
 
+def _own_pids(channel: tuple[int, int]) -> None:
+    """(After :func:`fresh_world`.) Return in the first process of a pid namespace of its
+    own: pid 1 for every student, whatever an earlier one forked (the pid counter is no
+    channel between students), and when it ends every process it left ends too. As a
+    namespace's init it ignores signals it sends itself without a handler (a self-SIGKILL
+    does nothing; faults still kill it) and adopts its orphans. The process above waits
+    for it and ends as it ended, without the call channel, so the channel's end is seen at
+    once; that one never returns. One fork (about 1 ms): a pid 1 of its own to keep the
+    student at pid 2 would take a second one."""
+    import contextlib
+    import signal
+
+    child = os.fork()
+    if child == 0:
+        _prctl(PR_SET_PDEATHSIG, 9)
+        return
+    for fd in channel:
+        os.close(fd)
+    _, status = os.waitpid(child, 0)
+    if os.WIFSIGNALED(status):
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL has no handler to reset
+            signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 70)
+
+
+# -- a fresh world per forked child ---------------------------------------------------------------
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x08000000, 0x10000000, \
+    0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME = 4096, 16384, 1 << 18, 1 << 21
+PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 24, 38, 47
+#: the writable places of a child (the grader sends each one's size)
+PLACES = ("/tmp", "/work", "/dev/shm")
+NOBODY = 65534
+
+
+def fresh_world(sizes: dict[str, int], sysv: int = 0, submission: int | None = None) -> None:
+    """(In a forked child, before any student code.) Own namespaces, fresh writable places.
+
+    A new user namespace A, where this process is root (its own uid, mapped to 0), owning a
+    new mount and IPC namespace: a size-capped tmpfs on each writable place (binds that
+    were below one, a venv under /tmp, carried over read-only), the submission's files
+    copied from the descriptor ``submission`` into a read-only tmpfs at /submission (so no
+    host folder of the submission is bound), SysV IPC of its own limited to ``sysv`` bytes of
+    shared memory and 8 small queues, and /proc/sys read-only; then a user namespace B inside
+    A, where the uid is its own again, without any power over A's namespaces, and every
+    capability dropped. All of it dies with the child and its processes. The root and /dev
+    are read-only already (bubblewrap's ``--remount-ro``).
+    """
+    import ctypes
+
+    libc, below = _world_tools(tuple(sizes))
+
+    def check(result: int, what: str) -> None:
+        if result != 0:
+            number = ctypes.get_errno()
+            raise OSError(number, f"{what}: {os.strerror(number)}")
+
+    def mount(source: str | None, target: str, kind: str | None, flags: int,
+              data: str | None = None) -> None:
+        check(libc.mount(source and source.encode(), target.encode(), kind and kind.encode(),
+                         flags, data and data.encode()), f"mount {target}")
+
+    def enter(inside: int, outside: int) -> None:
+        check(libc.unshare(CLONE_NEWUSER | (CLONE_NEWNS | CLONE_NEWIPC if inside == 0 else 0)),
+              "unshare")
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{inside} {outside} 1"),
+                           ("gid_map", f"{inside} {outside} 1")):
+            with open(f"/proc/self/{name}", "w") as fh:
+                fh.write(text)
+
+    uid = os.geteuid()
+    # dumpable again (the zygote is not), or /proc/self/uid_map would be root's to write
+    check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
+    enter(0, uid)  # A: root of its mount and IPC namespaces
+    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing of ours propagates back
+    for place, size in sizes.items():
+        old = os.open(place, os.O_PATH | os.O_DIRECTORY)  # the covered folder, for its binds
+        try:
+            mode = "755" if place == "/work" else "1777"
+            mount("tmpfs", place, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode={mode}")
+            for inner in below[place]:
+                target = os.path.join(place, inner)
+                os.makedirs(target, exist_ok=True)
+                mount(f"/proc/self/fd/{old}/{inner}", target, None, MS_BIND | MS_REC)
+        finally:
+            os.close(old)
+    if submission is not None:
+        files = _read_modules(submission)
+        room = max(sum(len(data) for data in files.values()) * 2, 1 << 16)
+        mount("tmpfs", "/submission", "tmpfs", MS_NOSUID | MS_NODEV, f"size={room},mode=755")
+        for name, data in files.items():
+            with open(f"/submission/{name}", "wb") as fh:
+                fh.write(data)
+        mount(None, "/submission", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    limit_ipc(sysv)
+    mount("/proc/sys", "/proc/sys", None, MS_BIND | MS_REC)  # as A's root we could raise them
+    mount(None, "/proc/sys", None,
+          MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME)
+    enter(NOBODY, 0)  # B: the student's own uid, no capability over A
+    check(libc.unshare(CLONE_NEWPID), "unshare pid")  # see _own_pids
+    _drop_capabilities(libc)
+
+
+def _read_modules(folder: int) -> dict[str, bytes]:
+    """The regular ``*.py`` files of the open folder ``folder`` (never through a link)."""
+    found = {}
+    for name in os.listdir(folder):
+        if name.endswith(".py") and "/" not in name:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=folder)
+            with os.fdopen(fd, "rb") as fh:
+                found[name] = fh.read()
+    return found
+
+
+def limit_ipc(sysv: int) -> None:
+    """Cap this (new) IPC namespace's SysV shared memory at ``sysv`` bytes, 64 segments, and
+    8 message queues of 16 KiB: memory no address-space limit counts (0: no change)."""
+    if sysv <= 0:
+        return
+    for name, value in (("shmmax", sysv), ("shmall", max(sysv // 4096, 1)), ("shmmni", 64),
+                        ("msgmni", 8), ("msgmnb", 16384)):
+        with open(f"/proc/sys/kernel/{name}", "w") as fh:
+            fh.write(str(value))
+
+
+def _drop_capabilities(libc: Any) -> None:
+    """Drop every capability for good: the bounding set first (that needs CAP_SETPCAP), the
+    ambient ones, then all others; no exec may gain any back."""
+    import ctypes
+
+    for cap in range(64):  # past the last one: EINVAL, ignored
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    libc.prctl(PR_CAP_AMBIENT, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 \
+            or libc.capset(header, (ctypes.c_uint32 * 6)()) != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, f"dropping capabilities: {os.strerror(number)}")
+
+
+def become_nobody(sysv: int) -> None:
+    """(Under bubblewrap started by root, first thing.) Cap this child's own IPC namespace
+    (see :func:`limit_ipc`: its root may), then leave the namespace's root, which is the
+    host's uid 0, for the real uid 65534, with no capability left."""
+    import ctypes
+
+    limit_ipc(sysv)
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in range(64):  # while CAP_SETPCAP is still ours
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    os.setgroups([])
+    os.setresgid(NOBODY, NOBODY, NOBODY)
+    os.setresuid(NOBODY, NOBODY, NOBODY)  # the permitted and effective sets go with uid 0
+    _drop_capabilities(libc)
+    if os.geteuid() != NOBODY or os.getegid() != NOBODY:
+        raise SystemExit("the sandbox could not leave uid 0")
+
+
+_tools: dict[tuple[str, ...], tuple[Any, dict[str, list[str]]]] = {}
+
+
+def _world_tools(places: tuple[str, ...]) -> tuple[Any, dict[str, list[str]]]:
+    """libc for ctypes, and the mounts below each place: found once, in the zygote (a child
+    forked from it finds them ready, which saves it about 2 ms)."""
+    if places not in _tools:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                               ctypes.c_ulong, ctypes.c_char_p]
+        _tools[places] = (libc, _mounts_below(places))
+    return _tools[places]
+
+
+def _mounts_below(places: tuple[str, ...]) -> dict[str, list[str]]:
+    """Per place, the outermost mounts below it (relative paths), from mountinfo."""
+    with open("/proc/self/mountinfo") as fh:
+        points = [_unescape(line.split()[4]) for line in fh]
+    found: dict[str, list[str]] = {}
+    for place in places:
+        inner = sorted(p for p in points if p.startswith(place + "/"))
+        outer = [p for p in inner if not any(p.startswith(q + "/") for q in inner)]
+        found[place] = sorted({os.path.relpath(p, place) for p in outer})
+    return found
+
+
+def _unescape(field: str) -> str:
+    return field.encode().decode("unicode_escape").encode("latin-1").decode(errors="replace")
+
+
+def _probe_fresh_world() -> str | None:
+    """Whether a forked child can make its fresh world here: None, or why not."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(read_end)
+            fresh_world(dict.fromkeys(PLACES, 1 << 20), 1 << 20,
+                        os.open("/grader", os.O_RDONLY | os.O_DIRECTORY))
+            code = 0
+        except BaseException as exc:
+            os.write(write_end, str(exc).encode()[:300])
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as fh:
+        why = fh.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    if status == 0 and not why:
+        return None
+    return why or f"the probe ended with status {status}"
+
+
 def zygote(control_fd: int) -> int:
     """Serve fork requests from the grader on a unix socket, one child at a time.
 
-    Requests (JSON, one per datagram): ``fork`` with four descriptors attached (the call
-    channel's read and write ends, stdout, stderr) starts a child for the submission folder
-    given; ``reset`` ends it and everything it started (``kill(-1)`` in this pid namespace,
+    Requests (JSON, one per datagram): ``fork`` with five descriptors attached (the call
+    channel's read and write ends, stdout, stderr, the submission's folder) starts a child;
+    ``reset`` ends it and everything it started (``kill(-1)`` in this pid namespace,
     which spares only this process and the namespace's init) and answers with its exit
     status. The zygote is not dumpable, so a child running as the same uid cannot ptrace it
     or read its memory.
@@ -512,7 +943,9 @@ def zygote(control_fd: int) -> int:
     def answer(message: dict[str, Any]) -> None:
         sock.send(json.dumps(message).encode("utf-8"))
 
-    answer({"op": "ready", "pid": os.getpid()})
+    _world_tools(PLACES)
+    _remember_harness()
+    answer({"op": "ready", "pid": os.getpid(), "fresh_world": _probe_fresh_world()})
     child: int | None = None
     while True:
         try:
@@ -525,10 +958,10 @@ def zygote(control_fd: int) -> int:
         op = request.get("op")
         if op == "fork":
             _clean(child, 0.0)
-            if len(fds) != 4:
+            if len(fds) != 5:
                 for fd in fds:
                     os.close(fd)
-                answer({"op": "error", "message": "fork needs four descriptors"})
+                answer({"op": "error", "message": "fork needs five descriptors"})
                 continue
             pid = os.fork()
             if pid == 0:
@@ -549,9 +982,16 @@ def zygote(control_fd: int) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if argv[1:2] == ["--cwd"]:  # under bubblewrap, started in Python's folder
+        os.chdir(argv[2])
+        argv = argv[:1] + argv[3:]
+    if argv[1:2] == ["--as-nobody"]:
+        become_nobody(int(argv[2]))
+        argv = argv[:1] + argv[3:]
     if len(argv) == 3 and argv[1] == "--zygote":
         return zygote(int(argv[2]))
-    run_child(argv[1], int(argv[2]), int(argv[3]))
+    importable = argv[4].split(",") if len(argv) > 4 else []
+    run_child(argv[1], int(argv[2]), int(argv[3]), [name for name in importable if name])
     return 0
 
 

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TextIO
 
-from grader.course import Course, CourseError, find_course, load_course
+from grader import blame, inert
+from grader.course import Course, CourseError, TestSpec, find_course, load_course
 from grader.feedback import FunctionSummary, summarise
-from grader.runner import PASSED, run_tests
-from grader.sandbox import Sandbox
+from grader.runner import PASSED, Outcome, run_tests
+from grader.sandbox import Runner, Sandbox
+from grader.submissions import Submission, SubmissionError, Unpacked, unpack
+
+if TYPE_CHECKING:
+    from grader.batch import Job
 
 PUBLIC_NOTE = (
     "These are the public checks only. The graded run also compares every function with a\n"
@@ -24,11 +33,30 @@ class UsageError(CourseError):
     """Bad arguments: an unknown module, a missing folder (exit code 2)."""
 
 
+class UploadError(Exception):
+    """The upload zip of ``grader check --zip`` cannot be written (exit code 1)."""
+
+
 @dataclass(frozen=True)
 class CheckReport:
-    """The result of ``grader check``: one summary per function checked."""
+    """The result of ``grader check``: one summary per function checked.
+
+    Attributes
+    ----------
+    functions : tuple of FunctionSummary
+        One per function checked.
+    files : tuple of str
+        The files `grader grade` will take from this folder (where each was read from).
+    notes : tuple of str
+        What will not be graded, and why (near-miss names, unreadable files).
+    upload : Path or None
+        The upload zip written (``grader check --zip``).
+    """
 
     functions: tuple[FunctionSummary, ...]
+    files: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    upload: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -43,7 +71,8 @@ class CheckReport:
         return counts
 
     def render(self) -> str:
-        """The report as a student reads it."""
+        """The report as a student reads it (anything their code printed or raised shown as
+        text: control characters and escape sequences are escaped, `grader.inert`)."""
         lines: list[str] = []
         module = None
         for f in self.functions:
@@ -59,25 +88,56 @@ class CheckReport:
         lines.append(f"{counts.get(PASSED, 0)} of {total} functions pass their public checks"
                      + (f" ({others})." if others else "."))
         lines.append(PUBLIC_NOTE)
-        return "\n".join(lines)
+        if self.files:
+            lines.append("will be graded: " + ", ".join(self.files))
+        lines.extend(f"not graded: {note}" for note in self.notes)
+        if self.upload is not None:
+            lines.append(f"wrote {self.upload}: upload it, it holds exactly these files")
+        return inert.terminal("\n".join(lines))
 
     def __repr__(self) -> str:
         return f"<CheckReport: {self.counts().get(PASSED, 0)}/{len(self.functions)} passed>"
 
 
-def resolve_modules(course: Course, requested: Sequence[str], folder: Path) -> list[str]:
-    """The modules to check: the requested ones (validated), else those present in ``folder``."""
+def resolve_modules(course: Course, requested: Sequence[str], folder: Path,
+                    found: Unpacked | None = None) -> list[str]:
+    """The modules to check: the requested ones (validated), else those present in ``folder``
+    (``found``: the student's code read from it, `grader.submissions.unpack`)."""
     unknown = [m for m in requested if m.removesuffix(".py") not in course.modules]
     if unknown:
         raise UsageError(f"unknown module {', '.join(unknown)}; "
                          f"the modules are: {', '.join(course.modules)}")
     if requested:
         return [m.removesuffix(".py") for m in requested]
-    present = [m for m in course.modules if (folder / f"{m}.py").is_file()]
+    found = found if found is not None else unpack(Submission("local", folder), course.modules)
+    present = [m for m in course.modules if m in found.modules or m in found.problems]
     if not present:
+        hints = "".join(f"; {hint}" for hint in found.hints.values())
         raise UsageError(f"no exercise modules in {folder} (expected e.g. "
-                         f"{course.modules[0]}.py)")
+                         f"{course.modules[0]}.py){hints}")
     return present
+
+
+def student_code(folder: Path, course: Course) -> Unpacked:
+    """The student's code in ``folder``, exactly as ``grader grade`` takes it from a
+    submission (`grader.submissions.unpack`: a release-shaped folder is read from its
+    ``exercises/``, helper modules beside the modules are taken, notebooks are read)."""
+    try:
+        return unpack(Submission("local", folder), course.modules)
+    except SubmissionError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _shown(folder: Path, found: Unpacked) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The files taken, as paths from the current folder, and what is not graded."""
+    try:
+        where = os.path.relpath(folder)
+    except ValueError:
+        where = str(folder)
+    prefix = "" if where == "." else f"{where}/"
+    files = tuple(prefix + found.origins.get(name, name) for name in found.files())
+    notes = (*found.hints.values(), *found.problems.values(), *found.notes)
+    return files, tuple(notes)
 
 
 def check(
@@ -86,42 +146,100 @@ def check(
     course: str | Path | None = None,
     echo: bool = True,
     stream: TextIO | None = None,
+    upload: str | Path | None = None,
 ) -> CheckReport:
-    """Run the public checks on the student's own code.
+    """Run the public checks on the student's own code, taken as ``grader grade`` takes it.
+
+    The report ends with the files ``grader grade`` will take from the folder ("will be
+    graded: exercises/neuron.py, exercises/nn_utils.py ...") and what it will not
+    ("found Neuron.py: rename it to neuron.py").
 
     Parameters
     ----------
     *modules : str
         Modules to check (``"neuron"``); default: every course module found in ``path``.
     path : str or Path, optional
-        Folder of the student's modules (default: the course's ``exercises/``).
+        Folder of the student's modules, or their whole release folder (default: the
+        course's ``exercises/``).
     course : str or Path, optional
         Course folder (default: found from the current folder or from ``path``).
     echo : bool
         Print the report (to ``stream``, default stdout), as in a notebook.
+    upload : str or Path, optional
+        Also write the upload zip: exactly the files ``grader grade`` will take, flat.
 
     Returns
     -------
     CheckReport
         Its ``ok`` is True when every check passed.
+
+    Raises
+    ------
+    UsageError
+        An unknown module, a missing folder, or no module in it.
+    UploadError
+        ``upload`` cannot be written.
     """
     loaded, given = locate(path, course)
     folder = given or loaded.exercises
     if not folder.is_dir():
         raise UsageError(f"no such folder: {folder}")
-    selected = resolve_modules(loaded, modules, folder)
+    found = student_code(folder, loaded)
+    selected = resolve_modules(loaded, modules, folder, found)
     summaries: list[FunctionSummary] = []
     functions = {m: loaded.functions(m) for m in loaded.modules}
-    with Sandbox(folder, loaded.limits, course=functions,
-                 helpers=loaded.helper_sources()) as sandbox:
-        for module in selected:
-            specs = loaded.collect([module], hidden=False)
-            outcomes = run_tests(specs, sandbox, student="local", secret=None)
-            summaries.extend(summarise(module, loaded.functions(module), outcomes))
-    report = CheckReport(tuple(summaries))
+    unavailable = {**{m: f"{m}.py could not be used: {why}" for m, why in found.problems.items()},
+                   **found.missing(loaded.modules)}
+    workdir = Path(tempfile.mkdtemp(prefix="grader-check-"))
+    try:
+        found.write(workdir / "submission")
+        with Sandbox(workdir / "submission", loaded.limits, unavailable, course=functions,
+                     helpers=loaded.helper_sources()) as sandbox:
+            outcomes = blame.apply(run_checks(loaded, sandbox, selected),
+                                   blame.implemented_in(workdir / "submission", loaded.modules))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    for module in selected:
+        summaries.extend(summarise(module, loaded.functions(module),
+                                   [o for o in outcomes if o.spec.module == module]))
+    if upload is not None:
+        try:
+            Path(upload).write_bytes(found.zip_bytes())
+        except OSError as exc:
+            raise UploadError(f"cannot write {upload}: {exc.strerror or exc}") from None
+    report = CheckReport(tuple(summaries), *_shown(folder, found),
+                         Path(upload) if upload is not None else None)
     if echo:
         print(report.render(), file=stream or sys.stdout)
     return report
+
+
+def run_checks(course: Course, sandbox: Runner, modules: Sequence[str]) -> list[Outcome]:
+    """The public checks of ``modules``, then those of every function a failing check depends
+    on that lies outside them (`grader.blame`: a check of neuron's backward that fails because
+    the student's sigmoid_prime is wrong must know that sigmoid_prime fails its own check).
+
+    Returns
+    -------
+    list of Outcome
+        The checks of ``modules`` in order, then the dependencies' checks.
+    """
+    outcomes: list[Outcome] = []
+    done: set[str] = set()
+    for module in modules:
+        outcomes += run_tests(course.collect([module], hidden=False), sandbox,
+                              student="local", secret=None)
+        done.update(f"{module}.{f}" for f in course.functions(module))
+    while True:  # failing checks' dependencies not checked yet, until there are none
+        wanted = {d for o in outcomes if o.status != PASSED for d in blame.dependencies(o)
+                  if d not in done and d.partition(".")[0] in course.modules}
+        if not wanted:
+            return outcomes
+        done |= wanted
+        for module in sorted({w.partition(".")[0] for w in wanted}):
+            specs = [s for s in course.collect([module], hidden=False)
+                     if f"{module}.{s.function}" in wanted]
+            outcomes += run_tests(specs, sandbox, student="local", secret=None)
 
 
 def locate(path: str | Path | None, course: str | Path | None,
@@ -201,18 +319,41 @@ def gradescope_run(
     if metadata is not None and metadata.is_file():
         try:
             data = json.loads(metadata.read_text(encoding="utf-8"))
-            student = str(data.get("id") or student)
+            student = inert.text(str(data.get("id") or student))
         except (OSError, ValueError, AttributeError):
             pass
     try:
         specs, reference = course.collect(hidden=True), course.reference()
         warm_up(specs, reference)
         job = batch.read_submission(Submission(student, submission), course.modules)
-        result = batch.grade_job(job, course, specs, reference, course.secret)
+        result = _graded_in_time(job, course, specs, reference)
         results.validate(result)
         payload = export.gradescope(result)
     except Exception as exc:  # the grader failed: still give Gradescope a valid file
         payload = {"score": 0.0, "output": f"The autograder failed: {type(exc).__name__}: "
                                            f"{exc}. Tell your instructor.", "tests": []}
-    results.write_json(payload, results_file)
+    results.write_json(payload, results_file)  # any text: lone surrogates are escaped
     return float(payload["score"])
+
+
+def _graded_in_time(job: Job, course: Course, specs: Sequence[TestSpec],
+                    reference: Mapping[str, ModuleType]) -> dict[str, Any]:
+    """Grade a job in a worker process under the batch's deadline (`grader.pool`): a
+    grading that hangs, even in the grader's own code, still ends in a result."""
+    from grader import batch, pool, results
+    from grader.executors import worker_deadline
+
+    deadline = worker_deadline(course, specs)
+    for end in pool.run([job], lambda j: batch.grade_job(j, course, specs, reference,
+                                                         course.secret),
+                        workers=1, deadline=deadline):
+        if end.kind == "done":
+            value: dict[str, Any] = end.value
+            return value
+        if end.kind == "stuck":
+            return results.failed_result(
+                course, job.student, specs, f"grading stopped: it did not finish within "
+                f"{deadline:g} s; tell your instructor", source=job.source,
+                files_digest=job.digest)
+        raise RuntimeError(f"the grading process failed: {end.value}")
+    raise RuntimeError("the grading process gave no result")

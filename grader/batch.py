@@ -2,8 +2,15 @@
 
 Workers are forked from a process that has already loaded the course, its hidden tests and the
 reference, so a submission costs its own checks plus one sandbox start. Each worker writes its
-student's result atomically; the main process only keeps a few numbers per student. A rerun
-skips students whose valid result is already there (unless ``force``).
+student's result atomically; the main process only keeps a few numbers per student; a worker
+that overruns a submission's deadline is replaced (`grader.executors.run_local`).
+
+Each result records the digest of the files it graded (`grader.submissions.Unpacked.digest`),
+which also seeds that student's inputs. A rerun reads every submission that already has a
+valid result and keeps the result only while the digest is unchanged: changed files are
+regraded (with fresh inputs), and the summary says how many were new, regraded and kept
+(``force`` regrades everyone). Student ids reach the terminal, the CSV and file names only
+through `grader.inert`.
 
 Past one machine, `grader.executors` runs the same `grade_job` on the workers of a Dask
 cluster: this process reads each submission (`read_submission`) and writes each result that
@@ -13,28 +20,25 @@ comes back.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
-import multiprocessing
+import hashlib
 import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import TextIO
 
-from grader import affinity, export, launch, results
+from grader import export, inert, results
 from grader.course import Course, TestSpec
-from grader.grading import grade_folder, warm_up
-from grader.isolation import detect, protect
+from grader.grading import grade_folder
 from grader.submissions import Submission, SubmissionError, Unpacked, discover, unpack
 
 
@@ -49,15 +53,19 @@ class Graded:
     misconceptions: tuple[tuple[str, str], ...]
     skipped: bool = False
     seconds: float = 0.0
+    attempts: int = 0
+    stuck: bool = False
 
     @classmethod
-    def of(cls, result: results.Result, *, skipped: bool = False) -> Graded:
+    def of(cls, result: results.Result, *, skipped: bool = False,
+           stuck: bool = False) -> Graded:
         """Summarise a result."""
         found = tuple((t["diagnosis"]["key"], t["diagnosis"]["title"]) for t in result["tests"]
                       if t.get("diagnosis") and t["diagnosis"]["key"] != "not_implemented")
         return cls(result["student"], float(result["score"]), float(result["max_score"]),
                    {m: float(v["score"]) for m, v in result["modules"].items()}, found,
-                   skipped, float(result.get("seconds", 0.0)))
+                   skipped, float(result.get("seconds", 0.0)), len(result.get("attempts", [])),
+                   stuck)
 
 
 @dataclass
@@ -66,6 +74,10 @@ class BatchReport:
 
     graded: list[Graded] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    #: students graded for the first time, and regraded because their files changed
+    new: int = 0
+    changed: int = 0
+    forced: bool = False
 
     @property
     def ok(self) -> bool:
@@ -73,10 +85,18 @@ class BatchReport:
         return not self.failures
 
     def render(self, modules: Sequence[str]) -> str:
-        """The instructor's summary: count, mean, median, per-module means, misconceptions."""
+        """The instructor's summary: count, what was regraded and why, mean, median,
+        per-module means, misconceptions, attempts, stuck gradings and failures (student
+        text made safe for a terminal)."""
+        return inert.terminal("\n".join(self._lines(modules)))
+
+    def _lines(self, modules: Sequence[str]) -> list[str]:
         scores = [g.score for g in self.graded]
-        lines = [f"graded: {len(self.graded)} submissions"
-                 f" ({sum(g.skipped for g in self.graded)} already graded, kept)"]
+        kept = sum(g.skipped for g in self.graded)
+        lines = [f"graded: {len(self.graded)} submissions: "
+                 + (f"{len(self.graded) - kept} regraded (--force)" if self.forced else
+                    f"{self.new} new, {self.changed} regraded (files changed), {kept} kept "
+                    "(files unchanged)")]
         if scores:
             top = self.graded[0].max_score
             lines.append(f"mean: {statistics.fmean(scores):.2f} / {top:g}   "
@@ -91,9 +111,16 @@ class BatchReport:
                 lines.append("most common misconceptions (students):")
                 for (_, title), n in counts.most_common(8):
                     lines.append(f"  {n:>4}  {title}")
+        tried = sorted((g for g in self.graded if g.attempts), key=lambda g: -g.attempts)
+        if tried:
+            lines.append("attempts blocked: " + ", ".join(
+                f"{inert.one_line(g.student)} ({g.attempts})" for g in tried))
+        stuck = [inert.one_line(g.student) for g in self.graded if g.stuck]
+        if stuck:
+            lines.append("grading stopped (replaced the worker): " + ", ".join(stuck))
         for failure in self.failures:
             lines.append(f"GRADER FAILURE: {failure}")
-        return "\n".join(lines)
+        return lines
 
 
 # -- one submission, in a worker ------------------------------------------------------------------
@@ -132,16 +159,25 @@ class Job:
     unpacked: Unpacked | None
     error: str | None = None
 
+    @property
+    def digest(self) -> str:
+        """The digest of the files graded (`Unpacked.digest`); for an entry that cannot be
+        read, a digest of why, so that a rerun regrades it once it can be read."""
+        if self.unpacked is not None:
+            return self.unpacked.digest()
+        return hashlib.sha256(f"unreadable\0{self.error}".encode("utf-8",
+                                                                "surrogatepass")).hexdigest()
+
 
 def read_submission(submission: Submission, modules: Sequence[str]) -> Job:
-    """Read a submission's modules into a job (an unreadable entry becomes the job's error)."""
-    source = str(submission.path)
+    """Read a submission's files into a job (an unreadable entry becomes the job's error)."""
+    source, student = str(submission.path), inert.text(submission.student)
     try:
-        return Job(submission.student, source, unpack(submission, modules))
+        return Job(student, source, unpack(submission, modules))
     except SubmissionError as exc:
-        return Job(submission.student, source, None, str(exc))
+        return Job(student, source, None, str(exc))
     except Exception as exc:  # an input we did not foresee: still a result, with the cause
-        return Job(submission.student, source, None,
+        return Job(student, source, None,
                    f"the submission could not be read: {type(exc).__name__}: {exc}")
 
 
@@ -171,23 +207,27 @@ def grade_job(job: Job, course: Course, specs: Sequence[TestSpec],
     unpacked = job.unpacked
     if unpacked is None:
         return results.failed_result(course, job.student, specs, job.error or "unreadable",
-                                     source=job.source)
+                                     source=job.source, files_digest=job.digest)
     started = time.perf_counter()
     unavailable = {m: f"{m}.py could not be used: {why}" for m, why in unpacked.problems.items()}
-    missing = [m for m in course.modules
-               if m not in unpacked.modules and m not in unpacked.problems]
+    missing = unpacked.missing(course.modules)
     errors = [*unpacked.notes, *unavailable.values()]
-    errors += [f"missing file: {m}.py is not in the submission" for m in missing]
+    errors += [f"missing file: {m}.py is not in the submission"
+               + (f"; {unpacked.hints[m]}" if m in unpacked.hints else "") for m in missing]
+    digest, attempts = unpacked.digest(), list[str]()
     workdir = Path(tempfile.mkdtemp(prefix="grader-submission-"))
     try:
         folder = workdir / "submission"
         unpacked.write(folder)
         outcomes = grade_folder(course, folder, student=job.student, secret=secret,
-                                specs=specs, reference=reference, unavailable=unavailable)
+                                specs=specs, reference=reference,
+                                unavailable={**unavailable, **missing}, digest=digest,
+                                attempts=attempts)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return results.build(course, job.student, outcomes, errors=errors, source=job.source,
-                         seconds=time.perf_counter() - started)
+                         seconds=time.perf_counter() - started, files=unpacked.files(),
+                         files_digest=digest, attempts=attempts)
 
 
 def grade_submission(submission: Submission, shared: _Shared | None = None) -> Graded:
@@ -201,10 +241,11 @@ def grade_submission(submission: Submission, shared: _Shared | None = None) -> G
 
 
 def write_result(result: results.Result, shared: _Shared) -> None:
-    """Write a result (and, if asked, its Gradescope file) into the output folder atomically."""
+    """Write a result (and, if asked, its Gradescope file) into the output folder atomically,
+    under file names one-to-one with the student id (`grader.inert.filename`)."""
     results.write(result, results.result_path(shared.out, result["student"]))
     if shared.gradescope:
-        export.write_gradescope(result, shared.out / f"{result['student']}.gradescope.json")
+        export.write_gradescope(result, results.gradescope_path(shared.out, result["student"]))
 
 
 def _duplicate_result(shared: _Shared, student: str, sources: Sequence[Path]) -> Graded:
@@ -215,20 +256,6 @@ def _duplicate_result(shared: _Shared, student: str, sources: Sequence[Path]) ->
         "keep one of them and grade again", source=where)
     write_result(result, shared)
     return Graded.of(result)
-
-
-def _worker_init(shared: _Shared, cpus: Synchronized[int] | None) -> None:
-    global _SHARED
-    _SHARED = shared
-    if cpus is not None:
-        affinity.pin_next(cpus)  # this worker and its sandboxes on a CPU of their own
-    launch.prestart(detect())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
-    signal.signal(signal.SIGTERM, _stop_worker)  # stopped: clean up sandbox and temp files
-
-
-def _stop_worker(signum: int, frame: object) -> None:
-    raise SystemExit(1)
 
 
 # -- the class ------------------------------------------------------------------------------------
@@ -264,7 +291,8 @@ def grade(
     gradescope : bool
         Also write Gradescope ``results.json`` files.
     force : bool
-        Regrade students whose valid result already exists.
+        Regrade every student, also those whose result is valid and whose files are
+        unchanged (without it, only new students and changed files are graded).
     log : TextIO, optional
         Where progress goes (default stderr).
     executor : {"local", "dask"}
@@ -341,29 +369,34 @@ def _grade_locked(submissions: Sequence[Submission], course: Course, out: Path, 
                   stream: TextIO) -> BatchReport:
     shared = _Shared(course, course.collect(hidden=True), course.reference(), out,
                      secret if secret is not None else course.secret, gradescope)
-    report = BatchReport()
+    report = BatchReport(forced=force)
     by_id: dict[str, list[Submission]] = {}
-    for submission in submissions:
-        by_id.setdefault(submission.student, []).append(submission)
+    for submission in submissions:  # ids as written in results: valid Unicode text
+        student = inert.text(submission.student)
+        by_id.setdefault(student, []).append(dataclasses.replace(submission, student=student))
     todo: list[Submission] = []
     for student, entries in by_id.items():
         if len(entries) > 1:
             report.graded.append(_duplicate_result(shared, student, [e.path for e in entries]))
-            print(f"{student}: duplicate student id, not graded", file=stream)
+            print(f"{inert.one_line(student)}: duplicate student id, not graded", file=stream)
             continue
         existing = None if force else results.load(results.result_path(out, student))
-        if existing is not None:
+        if existing is None:
+            report.new += not force
+        elif existing.get("files_digest") == read_submission(entries[0], course.modules).digest:
             report.graded.append(Graded.of(existing, skipped=True))
-        else:
-            todo.append(entries[0])
+            continue
+        else:  # its files changed (or the result cannot tell): grade them again
+            report.changed += 1
+        todo.append(entries[0])
     done = 0
 
     def progress(graded: Graded) -> None:
         nonlocal done
         done += 1
         report.graded.append(graded)
-        print(f"[{done}/{len(todo)}] {graded.student}: {graded.score:g}/{graded.max_score:g} "
-              f"({graded.seconds:.1f} s)", file=stream, flush=True)
+        print(f"[{done}/{len(todo)}] {inert.one_line(graded.student)}: {graded.score:g}/"
+              f"{graded.max_score:g} ({graded.seconds:.1f} s)", file=stream, flush=True)
 
     try:
         for item in run(todo, shared, stream):
@@ -371,58 +404,9 @@ def _grade_locked(submissions: Sequence[Submission], course: Course, out: Path, 
                 progress(item)
             else:
                 report.failures.append(item)
-                print(f"grader failure: {item}", file=stream, flush=True)
+                print(f"grader failure: {inert.terminal(item)}", file=stream, flush=True)
     except KeyboardInterrupt:
         raise Interrupted(done, len(todo)) from None
     export.write_gradebook(results.iter_results(out), course.modules, out / "gradebook.csv")
     report.graded.sort(key=lambda g: g.student)
     return report
-
-
-def run_local(todo: Sequence[Submission], shared: _Shared, stream: TextIO,
-              jobs: int) -> Iterator[Graded | str]:
-    """Grade in ``jobs`` processes forked from this one, which loads the course's fixtures
-    first (`Run`)."""
-    course = shared.course
-    if detect().level == "uid":  # the child's uid must not read what decides a grade
-        for path in protect([course.solutions, course.hidden_tests, course.root / "course.toml",
-                             shared.out]):
-            print(f"made {path} unreadable to other users (the sandbox runs as one)",
-                  file=stream)
-    warm_up(shared.specs, shared.reference)
-    if jobs <= 1 or len(todo) <= 1:
-        with affinity.pinned(affinity.enabled(1)):
-            launch.prestart(detect())
-            for submission in todo:
-                yield _guarded(grade_submission, submission, shared)
-        return
-    context = multiprocessing.get_context("fork")
-    workers = min(jobs, len(todo))
-    cpus = context.Value("i", 0) if affinity.enabled(workers) else None
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                               initializer=_worker_init, initargs=(shared, cpus))
-    try:
-        futures: dict[Future[Graded], Submission] = {
-            pool.submit(grade_submission, s): s for s in todo}
-        for future in as_completed(futures):
-            submission = futures[future]
-            try:
-                yield future.result()
-            except Exception as exc:  # a worker died: the grader failed for this student
-                yield f"{submission.student}: {type(exc).__name__}: {exc}"
-    except BaseException:
-        # Ctrl-C (or a stop): drop what has not started, stop the workers now; their
-        # sandboxes die with them, and every result already written is complete.
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.terminate()
-        raise
-    pool.shutdown(wait=True)
-
-
-def _guarded(function: Callable[..., Graded], *args: Any) -> Graded | str:
-    try:
-        return function(*args)
-    except Exception as exc:
-        return f"{args[0].student}: {type(exc).__name__}: {exc}"

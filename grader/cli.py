@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from grader import __version__, api
+from grader import __version__, api, inert
 from grader import training_curves as tc
 from grader.course import CourseError, load_course
 
@@ -40,12 +40,12 @@ def _student_errors(*failures: type[Exception]) -> Iterator[None]:
     except CourseError as exc:
         raise _usage(exc) from exc
     except fatal as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(inert.terminal(f"Error: {exc}"), err=True)
         raise SystemExit(1) from None
 
 
 def _usage(exc: Exception) -> click.UsageError:
-    return click.UsageError(str(exc))
+    return click.UsageError(inert.terminal(str(exc)))
 
 
 def _warn_isolation() -> None:
@@ -65,12 +65,24 @@ def main() -> None:
 @main.command(epilog=EXIT_CODES)
 @click.argument("modules", nargs=-1)
 @click.option("--path", type=click.Path(path_type=Path),
-              help="Folder of your modules (default: the course's exercises/).")
+              help="Folder of your modules, or your whole release folder (default: the "
+                   "course's exercises/).")
+@click.option("--zip", "upload", type=click.Path(path_type=Path, dir_okay=False),
+              metavar="FILE",
+              help="Also write FILE, the zip to upload: exactly the files `grader grade` "
+                   "will take (listed under 'will be graded').")
 @course_option
-def check(modules: tuple[str, ...], path: Path | None, course: Path | None) -> None:
-    """Run the public checks on your code (all modules, or MODULES such as `neuron`)."""
-    with _student_errors():
-        report = api.check(*modules, path=path, course=course, echo=False)
+def check(modules: tuple[str, ...], path: Path | None, upload: Path | None,
+          course: Path | None) -> None:
+    """Run the public checks on your code (all modules, or MODULES such as `neuron`).
+
+    Your code is taken as `grader grade` takes it: the course's modules and your own helper
+    modules beside them (from exercises/ in a release folder, or from notebooks); the report
+    ends with the files that will be graded and any near-miss name to fix
+    ("found Neuron.py: rename it to neuron.py").
+    """
+    with _student_errors(api.UploadError):
+        report = api.check(*modules, path=path, course=course, echo=False, upload=upload)
     click.echo(report.render())
     raise SystemExit(0 if report.ok else 1)
 
@@ -113,7 +125,9 @@ def list_(course: Path | None) -> None:
                    "course.toml).")
 @click.option("--gradescope", is_flag=True,
               help="Also write <student>.gradescope.json in Gradescope's results.json format.")
-@click.option("--force", is_flag=True, help="Regrade students that already have a result.")
+@click.option("--force", is_flag=True,
+              help="Regrade every student, also those whose files are unchanged since their "
+                   "result (a rerun regrades only changed files).")
 @click.option("--nbgrader-course", type=click.Path(path_type=Path, file_okay=False),
               help="An nbgrader course folder: grade its submitted/<student>/<assignment>/ "
                    "(when no SUBMISSIONS are given) and write the scores into its gradebook.")
@@ -125,7 +139,18 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: 
           scheduler: str | None, secret: str | None, gradescope: bool, force: bool,
           nbgrader_course: Path | None, assignment: str | None, course: Path | None,
           with_report: bool) -> None:
-    """Grade SUBMISSIONS (folders, .zip or .ipynb files, or folders of them) into --out."""
+    """Grade SUBMISSIONS (folders, .zip or .ipynb files, or folders of them) into --out.
+
+    A student's whole release folder (exercises/ beside checks/, grader/ ...) is one
+    submission, read from its exercises/. From each submission the course's modules are
+    taken, with the student's own helper modules beside them and modules written by
+    notebooks (%%writefile, -a too; per-module notebooks); grader/, checks/, solutions/,
+    hidden folders and virtual environments are never read. Results go to
+    OUT/<id>.json (ids escaped in file names: `a.b` is `a%2Eb.json`). A rerun regrades the
+    students whose files changed and keeps the others. A worker that does not finish a
+    submission within its budget (plus its last call's deadline and GRADER_WORKER_SLACK
+    seconds, 40 by default) is replaced and that student gets an error result.
+    """
     from grader import batch, nbgrader
     from grader.executors import ClusterError, ExecutorError, executor_for
     from grader.results import iter_results
@@ -158,14 +183,15 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: 
     except (CourseError, SubmissionError, ExecutorError) as exc:
         raise _usage(exc) from exc
     except (batch.OutputLocked, ClusterError) as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(inert.terminal(f"Error: {exc}"), err=True)
         raise SystemExit(1) from None
     except batch.Interrupted as exc:
         click.echo(f"\n{exc}. Every result written so far is complete and kept: run the same "
                    "command again to resume (add --force to regrade everyone).", err=True)
         raise SystemExit(1) from None
     click.echo(report.render(loaded.modules))
-    click.echo(f"results: {out}/<student>.json, gradebook: {out / 'gradebook.csv'}")
+    click.echo(inert.terminal(f"results: {out}/<student>.json, gradebook: "
+                              f"{out / 'gradebook.csv'}"))
     if with_report:
         from grader import report as instructor_report
 
@@ -235,9 +261,9 @@ def curves_(out: Path, epochs: int, batch_size: int, lr: float, hidden: int, see
         tc.check_suffix(out)
         result = tc.curves(epochs=epochs, batch_size=batch_size, lr=lr, hidden=hidden,
                            seed=seed, reference=reference, path=path, course=course,
-                           progress=lambda line: click.echo(line, err=True))
+                           progress=lambda line: click.echo(inert.terminal(line), err=True))
         written = result.save(out)
-    click.echo(result.summary())
+    click.echo(inert.terminal(result.summary()))
     click.echo(f"figure: {written}")
 
 
@@ -291,6 +317,8 @@ def gradescope(submission: Path, results_file: Path, metadata: Path, course: Pat
 @main.command(epilog=EXIT_CODES)
 def doctor() -> None:
     """Report which protections of the sandbox are active on this machine."""
+    import os
+
     from grader.isolation import detect
 
     isolation = detect()
@@ -303,11 +331,31 @@ def doctor() -> None:
         for item in isolation.missing:
             click.echo(f"  - {item}")
     from grader import affinity, launch
+    from grader.course import CourseError, load_course
 
+    try:
+        allowed = load_course().allow_imports
+    except CourseError:  # not in a course folder: the default rule
+        allowed = ()
+    isolation = isolation.allowing(allowed)
+    also = f"; this course also allows {', '.join(allowed)}" if allowed else ""
+    click.echo(f"imports: numpy, the standard library and the submission's own modules{also}")
+    if isolation.level == "bubblewrap":
+        shown = ", ".join(isolation.importable())
+        click.echo(f"  enforced by what is mounted (site-packages shows only {shown}) and an "
+                   "import guard with one clear message")
+    else:
+        click.echo(f"  enforced only by an import guard in the child ({isolation.level} level):"
+                   " code that removes it can import anything installed")
     click.echo("speed:")
+    probe = isolation.level == "bubblewrap" and os.environ.get(launch.ENV_WARM, "1") != "0"
+    problem = launch.warm_problem(isolation) if probe else None
     if launch.warm_allowed(isolation):
         warm = f"on: a zygote per grading process forks the children ({launch.ENV_WARM}=0 " \
                "turns this off)"
+    elif problem is not None:
+        warm = f"off: a forked child cannot get a fresh world here ({problem}); every " \
+               "child starts as a new process"
     elif isolation.level == "bubblewrap":
         warm = f"off: turned off by {launch.ENV_WARM}=0"
     else:
@@ -361,7 +409,7 @@ def graph_(name: str, out: Path, example: int | None, w: float | None, b: float 
     with _student_errors():
         result = graph(name, example=example, reference=reference, path=path, course=course,
                        w=w, b=b, a_prev=a_prev, y=y)
-    click.echo(result.render_text())
+    click.echo(inert.terminal(result.render_text()))
     try:
         result.save(out)
     except OSError as exc:

@@ -7,6 +7,12 @@ pass when ``|actual - expected| <= atol + rtol * |expected|`` elementwise, as in
 is not symmetric in its two arguments. Both tolerances are explicit; ``atol`` must be > 0 where
 the expected value can be zero (a relative tolerance alone accepts nothing but an exact 0 there).
 
+What a returned value may be beyond the expected one: where a real scalar is expected, any real
+number (a Python int or float, a numpy scalar, a 0-d array) is compared by value; a dict may
+hold keys beside the expected ones, which are ignored (``strict_keys=True`` reports them).
+With ``show_expected=False`` a message says where and by about how much a value differs, never
+the expected numbers (for tests on inputs the student does not see).
+
 Message format (fixed; tests assert it exactly). ``PATH`` names the leaf (``result``,
 ``result['dW']``, ``result[1]``); numbers print as ``{:.6g}``, with more digits when two values
 would otherwise print alike::
@@ -33,7 +39,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Comparison", "ComparisonError", "Entry", "compare"]
+__all__ = ["Comparison", "ComparisonError", "Entry", "about", "compare"]
 
 _FLOAT_KINDS = "fc"
 _NUMERIC_KINDS = "biufc"
@@ -96,6 +102,8 @@ class _Options:
     atol: float
     check_dtype: bool
     max_worst: int
+    strict_keys: bool = False
+    show_expected: bool = True
 
 
 def compare(
@@ -107,6 +115,8 @@ def compare(
     name: str = "result",
     check_dtype: bool = True,
     max_worst: int = 3,
+    strict_keys: bool = False,
+    show_expected: bool = True,
 ) -> Comparison:
     """Compare a returned value with the expected one, recursively, and explain any difference.
 
@@ -125,11 +135,19 @@ def compare(
     name : str, optional
         How the value is called in messages; leaves append ``[key]`` or ``[i]``.
     check_dtype : bool, optional
-        If True (default) a float leaf must have exactly the expected dtype (float64), an
-        integer leaf any integer dtype, a bool leaf dtype bool. If False, any numeric dtype is
-        compared by value.
+        If True (default) a float array must have exactly the expected dtype (float64), an
+        integer leaf any integer dtype, a bool leaf dtype bool; where a float scalar is
+        expected, any real number (int, float, numpy integer or floating scalar, 0-d array)
+        is compared by value, but not a bool. If False, any numeric dtype is compared by value.
     max_worst : int, optional
         How many mismatched entries of an array to list (largest absolute difference first).
+    strict_keys : bool, optional
+        If True, keys of a returned dict beyond the expected ones fail the comparison; by
+        default they are ignored.
+    show_expected : bool, optional
+        If False, messages name where values differ and by about how much (one significant
+        digit of the relative difference), but print neither the expected values nor the
+        returned ones (from which, with the difference, the expected would follow).
 
     Returns
     -------
@@ -150,7 +168,8 @@ def compare(
                          "expected values can be 0)")
     if max_worst < 0:
         raise ValueError(f"max_worst must be >= 0, got {max_worst}")
-    return _compare(actual, expected, _Options(rtol, atol, check_dtype, max_worst), name)
+    options = _Options(rtol, atol, check_dtype, max_worst, strict_keys, show_expected)
+    return _compare(actual, expected, options, name)
 
 
 def _compare(actual: object, expected: object, opt: _Options, path: str) -> Comparison:
@@ -165,12 +184,13 @@ def _compare(actual: object, expected: object, opt: _Options, path: str) -> Comp
     if isinstance(expected, tuple | list):
         return _compare_sequence(actual, expected, opt, path)
     if isinstance(expected, set | frozenset):
-        return _compare_set(actual, expected, path)
+        return _compare_set(actual, expected, path, opt.show_expected)
     if isinstance(expected, str):
         if not isinstance(actual, str):
             return _fail(path, "type", f"{path}: expected a str, got {_describe(actual)}")
         if actual != expected:
-            message = f"{path}: got {_short(actual)}, expected {_short(expected)}"
+            message = (f"{path}: got {_short(actual)}, expected {_short(expected)}"
+                       if opt.show_expected else f"{path}: not the expected string")
             return _fail(path, "values", message, n_bad=1, n_total=1)
         return Comparison(ok=True, path=path, n_total=1)
     if isinstance(expected, (*_SCALARS, np.ndarray)):
@@ -184,7 +204,7 @@ def _compare_mapping(
     if not isinstance(actual, Mapping):
         return _fail(path, "type", f"{path}: expected a dict, got {_describe(actual)}")
     missing = [k for k in expected if k not in actual]
-    extra = [k for k in actual if k not in expected]
+    extra = [k for k in actual if k not in expected] if opt.strict_keys else []
     problems = []
     if missing:
         problems.append(f"is missing {_named('key', missing)}")
@@ -209,7 +229,8 @@ def _compare_sequence(
     return _combine(path, [], "", parts)
 
 
-def _compare_set(actual: object, expected: set[Any] | frozenset[Any], path: str) -> Comparison:
+def _compare_set(actual: object, expected: set[Any] | frozenset[Any], path: str,
+                 show_expected: bool = True) -> Comparison:
     if not isinstance(actual, set | frozenset):
         return _fail(path, "type", f"{path}: expected a set, got {_describe(actual)}")
     missing = sorted(expected - actual, key=repr)
@@ -217,7 +238,10 @@ def _compare_set(actual: object, expected: set[Any] | frozenset[Any], path: str)
     if not missing and not extra:
         return Comparison(ok=True, path=path, n_total=len(expected))
     problems = []
-    if missing:
+    if missing and not show_expected:  # the missing elements are the expected answer
+        problems.append(f"{len(missing)} expected element{'' if len(missing) == 1 else 's'} "
+                        "missing")
+    elif missing:
         problems.append(f"missing {_named('element', missing)}")
     if extra:
         problems.append(f"unexpected {_named('element', extra)}")
@@ -250,7 +274,7 @@ def _compare_numeric(actual: object, e: NDArray[Any], opt: _Options, path: str) 
     a = np.asarray(actual)
     if a.shape != e.shape:
         return _fail(path, "shape", f"{path}: shape {a.shape}, expected {e.shape}")
-    dtype_problem = _dtype_problem(a.dtype, e.dtype, opt.check_dtype)
+    dtype_problem = _dtype_problem(a.dtype, e.dtype, opt.check_dtype, scalar)
     if dtype_problem:
         if scalar:
             return _fail(path, "dtype", f"{path}: expected {_kind(e)}, got {_describe(actual)}")
@@ -260,8 +284,11 @@ def _compare_numeric(actual: object, e: NDArray[Any], opt: _Options, path: str) 
     return _compare_exact(a, e, opt, path)
 
 
-def _dtype_problem(a: np.dtype[Any], e: np.dtype[Any], check_dtype: bool) -> str:
+def _dtype_problem(a: np.dtype[Any], e: np.dtype[Any], check_dtype: bool,
+                   scalar: bool = False) -> str:
     """Why dtype ``a`` is unacceptable where ``e`` is expected, or ``""``."""
+    if scalar and e.kind == "f" and a.kind in "iuf":
+        return ""  # a real number where a real number is expected: compared by value
     if not check_dtype:
         if e.kind in _NUMERIC_KINDS and a.kind in _NUMERIC_KINDS:
             return ""
@@ -299,7 +326,9 @@ def _compare_floats(a: NDArray[Any], e: NDArray[Any], opt: _Options, path: str) 
     flat = np.flatnonzero(bad)
     order = flat[np.argsort(-diff.ravel()[flat], kind="stable")][: opt.max_worst]
     worst = tuple(_entry(a, e, int(i)) for i in order)
-    if e.ndim == 0:
+    if not opt.show_expected:
+        message = _hidden_values_message(path, opt, n_bad, n_total, max_rel, worst, e.ndim)
+    elif e.ndim == 0:
         av, ev = _fmt_pair(_py(a[()]), _py(e[()]))
         message = (f"{path}: got {av}, expected {ev} (absolute difference {_fmt(max_abs)}, "
                    f"relative difference {_fmt(max_rel)}; rtol={opt.rtol:g}, atol={opt.atol:g})")
@@ -326,7 +355,14 @@ def _nonfinite_failure(
     flat = np.flatnonzero(nonfinite)
     worst = tuple(_entry(a, e, int(i)) for i in flat[: opt.max_worst])
     only_actual = bool(fin_e[nonfinite].all())
-    if e.ndim == 0:
+    if not opt.show_expected:
+        what = "NaN or inf where finite values are expected" if only_actual else \
+            "NaN or inf where the expected values differ"
+        where = ", ".join(str(index) for index, _, _ in worst)
+        message = (f"{path}: {what}" + (f" at {n_bad} / {n_total} positions "
+                                        f"({_pct(n_bad, n_total)}), first at index {where}"
+                                        if e.ndim else ""))
+    elif e.ndim == 0:
         av, ev = _fmt_pair(_py(a[()]), _py(e[()]))
         what = "NaN or inf where a finite value is expected" if only_actual else \
             "NaN or inf differs"
@@ -348,7 +384,12 @@ def _compare_exact(a: NDArray[Any], e: NDArray[Any], opt: _Options, path: str) -
         return Comparison(ok=True, path=path, n_total=n_total)
     flat = np.flatnonzero(bad)
     worst = tuple(_entry(a, e, int(i)) for i in flat[: opt.max_worst])
-    if e.ndim == 0:
+    if not opt.show_expected:
+        where = ", ".join(str(index) for index, _, _ in worst)
+        message = (f"{path}: not the expected value" if e.ndim == 0 else
+                   f"{path}: not equal (exact comparison) at {n_bad} / {n_total} positions "
+                   f"({_pct(n_bad, n_total)}), first at index {where}")
+    elif e.ndim == 0:
         message = f"{path}: got {_short(a[()])}, expected {_short(e[()])}"
     else:
         lines = [
@@ -359,6 +400,33 @@ def _compare_exact(a: NDArray[Any], e: NDArray[Any], opt: _Options, path: str) -
         lines.extend(f"    {_entry_line(w)}" for w in worst)
         message = "\n".join(lines)
     return _fail(path, "values", message, n_bad=n_bad, n_total=n_total, worst=worst)
+
+
+def _hidden_values_message(path: str, opt: _Options, n_bad: int, n_total: int, max_rel: float,
+                           worst: tuple[Entry, ...], ndim: int) -> str:
+    """Where values differ and by about how much, with no value printed: the returned value
+    together with an exact difference would give the expected one away."""
+    tolerance = f"rtol={opt.rtol:g}, atol={opt.atol:g}"
+    if ndim == 0:
+        return f"{path}: differs from the expected value by {about(max_rel)} ({tolerance})"
+    lines = [
+        f"{path}: not equal to tolerance {tolerance}",
+        f"  Mismatched elements: {n_bad} / {n_total} ({_pct(n_bad, n_total)})",
+        f"  Largest relative difference: {about(max_rel)}",
+    ]
+    if worst:
+        lines.append("  Largest differences at index " + ", ".join(str(i) for i, _, _ in worst))
+    return "\n".join(lines)
+
+
+def about(relative: float) -> str:
+    """A relative difference to one significant digit, in words ("about 50%", "about 3e-07
+    relative", "an infinite relative amount" where the expected value is 0)."""
+    if not math.isfinite(relative):
+        return "an infinite relative amount (the expected value is 0)"
+    if relative >= 0.01:
+        return f"about {float(f'{100 * relative:.1g}'):g}%"
+    return f"about {relative:.0e} relative"
 
 
 def _fail(path: str, reason: str, message: str, **stats: Any) -> Comparison:

@@ -17,6 +17,21 @@ Shared by a course's checks and tests:
   students with the checks, so nothing in them may come from the reference solutions. Each
   `Course.collect` imports them afresh and leaves ``sys.modules`` as it found it, so another
   course's helpers of the same name never stand in for them.
+
+Declared calls (``[calls]`` of ``course.toml``): what each graded function may call among the
+student's functions, and so what its hidden tests may swap for the reference
+(`grader.testing.Context.isolated`)::
+
+    [calls]
+    "layer.backward" = ["activations.sigmoid_prime", "forward"]  # bare: the same module
+
+Only declared calls are ever swapped; everything else a function calls runs as the student's
+own code. Declare what the contract lets a function build on, never a function whose reference
+computes the declaring function's own quantity (``layer.backward`` does not declare
+``backward_loops``: the same gradients with loops), or the reference would hand the function
+its own answer; ``tests/test_delegation.py`` grades, for every contract function, submissions
+that do nothing but delegate to its siblings and proves they earn nothing. A function without
+an entry may call anything but is tested with nothing swapped.
 """
 
 from __future__ import annotations
@@ -65,6 +80,16 @@ class TestSpec:
         Stable id ``module::function_name``; also seeds the test's rng.
     marker : Marker
         Function graded, points, visibility, timeout.
+    show_expected : bool
+        Whether failure messages may print expected values (False for a hidden test of a
+        course with ``[grading] show_expected = false``).
+    declared_calls : tuple of str
+        What the graded function may call and have swapped for the reference
+        (``"activations.sigmoid"``): its ``[calls]`` entry, qualified.
+    course_calls : tuple of (str, tuple of str)
+        The course's whole ``[calls]`` table as pairs: what `grader.testing.Context.isolated`
+        may swap for each function a test calls (a test of ``backward`` calls ``forward``
+        too).
     """
 
     func: TestFunction
@@ -72,6 +97,9 @@ class TestSpec:
     name: str
     test_id: str
     marker: Marker
+    show_expected: bool = True
+    declared_calls: tuple[str, ...] = ()
+    course_calls: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def function(self) -> str:
@@ -98,6 +126,16 @@ class Course:
     function_table: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     misconceptions_file: str = MISCONCEPTIONS
     sandbox_helpers: tuple[str, ...] = ()
+    show_expected: bool = True
+    calls: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """``[calls]``: ``"module.function"`` to the qualified functions it may call (see the
+    module docstring)."""
+
+    @property
+    def allow_imports(self) -> tuple[str, ...]:
+        """``[grading] allow_imports``: packages a submission may import besides numpy and
+        the standard library (in the sandbox of ``grader grade`` and ``grader check``)."""
+        return self.limits.allow_imports
 
     @property
     def exercises(self) -> Path:
@@ -138,6 +176,11 @@ class Course:
         if module in self.function_table:
             return list(self.function_table[module])
         return self.stub_functions(module)
+
+    def declared_calls(self, module: str, function: str) -> tuple[str, ...]:
+        """What ``module.function`` may call and have swapped for the reference in its hidden
+        tests (qualified names, ``()`` when it declares nothing)."""
+        return tuple(self.calls.get(f"{module}.{function}", ()))
 
     def stub_functions(self, module: str) -> list[str]:
         """The stub's functions that raise ``NotImplementedError`` (provided code is not
@@ -194,7 +237,11 @@ class Course:
                     if isinstance(marker, Marker) and marker.public != hidden:
                         doc = (value.__doc__ or "").strip().splitlines()
                         specs.append(TestSpec(value, module, doc[0] if doc else attr,
-                                              f"{module}::{attr}", marker))
+                                              f"{module}::{attr}", marker,
+                                              show_expected=self.show_expected or not hidden,
+                                              declared_calls=self.declared_calls(
+                                                  module, marker.function),
+                                              course_calls=tuple(self.calls.items())))
         return specs
 
     def reference(self) -> dict[str, ModuleType]:
@@ -330,10 +377,21 @@ def load_course(root: Path | None = None, *, secret: str | None = None) -> Cours
     if not isinstance(misconceptions, str) or not misconceptions:
         raise CourseError(f"{config_path}: [course] misconceptions must be a path relative to "
                           "the course folder")
+    show_expected = grading.get("show_expected", True)
+    if not isinstance(show_expected, bool):
+        raise CourseError(f"{config_path}: [grading] show_expected must be true or false")
+    allow = grading.get("allow_imports", [])
+    if not isinstance(allow, list) or not all(
+            isinstance(n, str) and re.fullmatch(r"[A-Za-z_][\w.-]*", n) for n in allow):
+        raise CourseError(f"{config_path}: [grading] allow_imports must be a list of package "
+                          'names, e.g. ["scipy"]')
     limits = Limits(
         call_timeout=float(grading.get("call_timeout", Limits.call_timeout)),
         submission_timeout=float(grading.get("submission_timeout", Limits.submission_timeout)),
         memory_mb=int(grading.get("memory_mb", Limits.memory_mb)),
+        message_mb=int(grading.get("message_mb", Limits.message_mb)),
+        callback_mb=int(grading.get("callback_mb", Limits.callback_mb)),
+        allow_imports=tuple(allow),
     )
     return Course(
         root=folder,
@@ -347,4 +405,38 @@ def load_course(root: Path | None = None, *, secret: str | None = None) -> Cours
                         for k, v in config.get("functions", {}).items()},
         misconceptions_file=misconceptions,
         sandbox_helpers=tuple(str(h) for h in grading.get("sandbox_helpers", ())),
+        # false: hidden tests' feedback says where and how much, not the expected values
+        show_expected=show_expected,
+        calls=_declared_calls(config.get("calls", {}), modules, config_path),
     )
+
+
+def _declared_calls(table: object, modules: tuple[str, ...],
+                    path: Path) -> dict[str, tuple[str, ...]]:
+    """The ``[calls]`` table, checked, with every name qualified (``module.function``)."""
+    if not isinstance(table, dict):
+        raise CourseError(f"{path}: [calls] must be a table")
+
+    def qualified(name: object, module: str, where: str) -> str:
+        if not isinstance(name, str) or not re.fullmatch(r"([A-Za-z_]\w*\.)?[A-Za-z_]\w*", name):
+            raise CourseError(f"{path}: [calls] {where}: {name!r} is not a function name "
+                              "(function, or module.function)")
+        owner, _, function = name.rpartition(".")
+        if (owner or module) not in modules:
+            raise CourseError(f"{path}: [calls] {where}: {owner!r} is not a course module")
+        return f"{owner or module}.{function}"
+
+    declared: dict[str, tuple[str, ...]] = {}
+    for key, calls in table.items():
+        if "." not in key:
+            raise CourseError(f"{path}: [calls] {key!r}: name the module (module.function)")
+        function = qualified(key, "", repr(key))
+        if not isinstance(calls, list):
+            raise CourseError(f"{path}: [calls] {key!r} must be a list of function names")
+        names = tuple(dict.fromkeys(qualified(c, function.rpartition(".")[0], repr(key))
+                                    for c in calls))
+        if function in names:
+            raise CourseError(f"{path}: [calls] {key!r} declares itself: the reference of a "
+                              "function would hand it its own answer")
+        declared[function] = names
+    return declared

@@ -1,10 +1,11 @@
 """Where a class is graded: worker processes on this machine, or a Dask cluster.
 
 `executor_for` turns ``--executor`` and its options into a `grader.batch.Run`. ``"local"`` is
-`grader.batch.run_local`. ``"dask"`` is `run_dask`: this process (the client) reads each
-submission (`grader.batch.read_submission`), sends the job, which is plain data, to a worker
-of the cluster, and writes each result into the output folder as it comes back, so workers
-never see the instructor's files or the output folder.
+`run_local`: forked worker processes (`grader.pool`), each submission under a deadline past
+which its worker is replaced and the student gets an error result. ``"dask"`` is `run_dask`:
+this process (the client) reads each submission (`grader.batch.read_submission`), sends the
+job, which is plain data, to a worker of the cluster, and writes each result into the output
+folder as it comes back, so workers never see the instructor's files or the output folder.
 
 A worker grades with `grader.batch.grade_job`, the function the local workers use, in the
 same sandbox. It loads the course from its own copy, at the client's course path, once per
@@ -22,6 +23,7 @@ import functools
 import hashlib
 import itertools
 import os
+import signal
 import socket
 import threading
 import time
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, TextIO
 
-from grader import batch, results
+from grader import affinity, batch, inert, launch, pool, results
 from grader.course import Course, TestSpec
 from grader.grading import warm_up
 from grader.isolation import detect, protect
@@ -41,6 +43,10 @@ if TYPE_CHECKING:
     from distributed import Client, Future
 
 EXECUTORS = ("local", "dask")
+#: extra seconds a local worker gets, beyond a submission's budget and its last call's
+#: deadline, before it is taken for stuck and replaced (``GRADER_WORKER_SLACK`` overrides)
+WORKER_SLACK = 40.0
+ENV_SLACK = "GRADER_WORKER_SLACK"
 INSTALL_HINT = "pip install 'backprop-grader[dask]'"
 #: set to 1 on a worker to let it grade without bubblewrap (its student code can then open
 #: sockets, to the scheduler too)
@@ -81,7 +87,7 @@ def executor_for(name: str, *, jobs: int | None = None, scheduler: str | None = 
         if scheduler is not None:
             raise ExecutorError("--scheduler is for --executor dask")
         workers = jobs or os.cpu_count() or 1
-        return lambda todo, shared, log: batch.run_local(todo, shared, log, workers)
+        return lambda todo, shared, log: run_local(todo, shared, log, workers)
     if name == "dask":
         if not scheduler:
             raise ExecutorError("--executor dask needs the scheduler's address: "
@@ -115,7 +121,81 @@ def fingerprint(course: Course) -> str:
     return digest.hexdigest()
 
 
-# -- on a worker ---------------------------------------------------------------------------------
+# -- on this machine -----------------------------------------------------------------------------
+def _worker_init(shared: batch._Shared, pin: bool, slot: int) -> None:
+    batch._SHARED = shared  # what `grader.batch.grade_submission` grades with
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
+    signal.signal(signal.SIGTERM, _stop_worker)  # stopped: clean up sandbox and temp files
+    if pin:
+        affinity.pin(slot)  # this worker and its sandboxes on a CPU of their own
+    launch.prestart(detect())
+
+
+def _stop_worker(signum: int, frame: object) -> None:
+    raise SystemExit(1)
+
+
+def worker_deadline(course: Course, specs: Sequence[TestSpec]) -> float:
+    """Seconds a worker may spend on one submission before it is taken for stuck: the
+    sandbox's submission budget, plus the longest call deadline (the last call may start
+    just inside the budget), plus `WORKER_SLACK` (the sandbox's start and the grader's own
+    work; ``GRADER_WORKER_SLACK`` sets it)."""
+    longest = max([course.limits.call_timeout,
+                   *(s.marker.timeout for s in specs if s.marker.timeout)])
+    try:
+        slack = float(os.environ.get(ENV_SLACK, WORKER_SLACK))
+    except ValueError:
+        slack = WORKER_SLACK
+    return course.limits.submission_timeout + longest + max(0.0, slack)
+
+
+def run_local(todo: Sequence[Submission], shared: batch._Shared, stream: TextIO,
+              jobs: int) -> Iterator[batch.Graded | str]:
+    """Grade in ``jobs`` processes forked from this one, which loads the course's fixtures
+    first (`grader.batch.Run`). A worker that does not finish a submission within
+    `worker_deadline` is killed and replaced, and that student gets an error result; a
+    worker that dies is the grader's failure for its student, and is replaced too."""
+    course = shared.course
+    if detect().level == "uid":  # the child's uid must not read what decides a grade
+        for path in protect([course.solutions, course.hidden_tests, course.root / "course.toml",
+                             shared.out]):
+            print(f"made {path} unreadable to other users (the sandbox runs as one)",
+                  file=stream)
+    if not todo:
+        return
+    warm_up(shared.specs, shared.reference)
+    workers = min(jobs, len(todo))
+    pin = affinity.enabled(workers)
+    deadline = worker_deadline(course, shared.specs)
+    for end in pool.run(todo, batch.grade_submission, workers=workers, deadline=deadline,
+                        initializer=lambda slot: _worker_init(shared, pin, slot)):
+        student = inert.text(end.item.student)
+        if end.kind == "done":
+            yield end.value
+        elif end.kind == "stuck":
+            yield _stuck_result(shared, end.item, deadline)
+        else:
+            why = end.value if end.kind == "failed" else f"its worker ended ({end.value})"
+            yield f"{student}: {why}"
+
+
+def _stuck_result(shared: batch._Shared, submission: Submission,
+                  deadline: float) -> batch.Graded:
+    """The result of a student whose grading overran the worker deadline: every test 0,
+    charged to their files (a rerun keeps it while they are unchanged)."""
+    limits = shared.course.limits
+    job = batch.read_submission(submission, shared.course.modules)
+    result = results.failed_result(
+        shared.course, job.student, shared.specs,
+        f"grading stopped: it did not finish within {deadline:g} s (the submission's time "
+        f"budget of {limits.submission_timeout:g} s, its last call's deadline and a "
+        "margin), so the grading process was replaced; tell your instructor",
+        source=job.source, files_digest=job.digest)
+    batch.write_result(result, shared)
+    return batch.Graded.of(result, stuck=True)
+
+
+# -- on a Dask worker ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Loaded:
     fingerprint: str

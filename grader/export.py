@@ -8,17 +8,22 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from grader import inert
 from grader.results import Result, write_json
 
 
 def gradebook_csv(results: Iterable[Result], modules: Sequence[str]) -> str:
-    """One row per student: student, total, max_score, then one column per module.
+    """One row per student: student, total, max_score, then one column per module, errors.
 
-    ``results`` may be a stream: only the rows are kept, not the results."""
+    ``results`` may be a stream: only the rows are kept, not the results. The student id and
+    the errors are student-controlled text: a cell a spreadsheet would read as a formula
+    (starting with ``= + - @``, a tab or a CR) is prefixed with ``'`` (`grader.inert.csv_cell`).
+    """
     rows = sorted(([
-        str(result["student"]), _num(result["score"]), _num(result["max_score"]),
+        inert.csv_cell(str(result["student"])), _num(result["score"]),
+        _num(result["max_score"]),
         *(_num(result.get("modules", {}).get(m, {}).get("score", 0.0)) for m in modules),
-        "; ".join(result.get("errors", [])),
+        inert.csv_cell("; ".join(result.get("errors", []))),
     ] for result in results), key=lambda row: row[0])
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

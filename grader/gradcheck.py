@@ -1,36 +1,46 @@
-"""Numerical gradient checks: central differences in float64, and their comparison with backprop.
+"""Numerical gradient checks: five-point differences in float64, and their comparison with backprop.
+
+These are the grader's own numerics, not the exercise's: the student writes the central
+difference ``(f(x + eps) - f(x - eps)) / (2 eps)`` and the relative error
+``|a - b| / max(1e-8, |a| + |b|)`` (``gradcheck.py`` of the course), and this module, which
+ships to students with the checks, holds neither, under neither name. Copying it earns nothing:
+the hidden tests of those functions tell the two formulas apart (tests/test_bundle_answers.py).
 
 Defaults and thresholds
 -----------------------
 ``EPS = 1e-5``
-    Step of the central difference ``(f(x + eps) - f(x - eps)) / (2 eps)``. Its truncation error
-    is O(eps^2) ~ 1e-10 and its round-off error ~ 1e-16 |f| / eps ~ 1e-11 |f|.
+    Step of the differences, relative to the entry: ``h = EPS * max(1, |x_i|)``, rounded so
+    that ``x_i + h`` is exactly ``h`` away. The five-point stencil
+    ``(f(x - 2h) - 8 f(x - h) + 8 f(x + h) - f(x + 2h)) / (12 h)`` has a truncation error of
+    O(h^4) ~ 1e-20 and a round-off error of ~1.5e-16 |f| / h ~ 1.5e-11 |f|.
 ``SMOOTH_TOL = 1e-6``
-    Largest elementwise relative error accepted for smooth functions (sigmoid, tanh, softmax,
-    squared error). A correct gradient typically gives 1e-10 to 1e-8; a wrong one 1e-2 or more.
+    Largest elementwise relative difference accepted for smooth functions (sigmoid, tanh,
+    softmax, squared error). A correct gradient typically gives 1e-10 to 1e-8; a wrong one 1e-2
+    or more.
 ``KINK_TOL = 1e-4``
-    For piecewise functions (ReLU, max, abs). Keep inputs at least ~10 * eps away from the kink:
-    a difference that straddles it measures neither one-sided derivative.
+    For piecewise functions (ReLU, max, abs). Keep inputs at least ~10 * 2h away from the
+    kink: a difference that straddles it measures neither one-sided derivative.
 ``REL_FLOOR = 1e-8``
-    Floor of the denominator of the relative error, so entries where both gradients are (near)
-    zero do not divide by zero. Below the floor the error is effectively absolute, so a true
-    zero that the difference quotient only approximates (round-off ~1e-11 |f|) reads as ~1e-3:
-    pass a larger ``floor`` to `check_gradient` when a gradient has such structural zeros.
+    Added to the denominator of the relative difference, so entries where both gradients are
+    (near) zero do not divide by zero. Well below the floor the difference is effectively
+    absolute, so a true zero that the difference quotient only approximates (round-off
+    ~1e-11 |f|) reads as ~1e-3: pass a larger ``floor`` to `check_gradient` when a gradient
+    has such structural zeros.
 
-Relative error, elementwise: ``|a_i - n_i| / max(floor, |a_i| + |n_i|)``; a check reports the
-largest. Like `torch.autograd.gradcheck`, these checks assume the function is differentiable at
-the input: at a non-differentiable point (ReLU at 0) the numerical value is the average of the
-one-sided derivatives and the analytic value is a convention, so such inputs are avoided rather
-than tolerated.
+Relative difference, elementwise: ``|a_i - n_i| / (floor + max(|a_i|, |n_i|))``; a check
+reports the largest. Like `torch.autograd.gradcheck`, these checks assume the function is
+differentiable at the input: at a non-differentiable point (ReLU at 0) the numerical value is
+the average of the one-sided derivatives and the analytic value is a convention, so such
+inputs are avoided rather than tolerated.
 
 The functions passed in may be expensive (a call into a sandboxed student process), so every
 function documents how many times it calls ``f``; nothing calls it more than needed.
 """
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import SupportsFloat
+from typing import Any, SupportsFloat
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -38,19 +48,32 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = [
     "EPS", "KINK_TOL", "REL_FLOOR", "SMOOTH_TOL", "GradCheck", "GradientCheckError",
     "check_directional", "check_gradient", "directional_derivative", "elementwise_derivative",
-    "numerical_gradient", "numerical_vjp", "relative_error",
+    "numerical_vjp", "relative_difference", "stencil_gradient",
 ]
 
 FloatArray = NDArray[np.float64]
 
 EPS: float = 1e-5
-"""Central-difference step."""
+"""Step of the five-point differences, relative to the size of the entry (at least 1)."""
 SMOOTH_TOL: float = 1e-6
-"""Relative-error tolerance for smooth functions."""
+"""Relative-difference tolerance for smooth functions."""
 KINK_TOL: float = 1e-4
-"""Relative-error tolerance for piecewise-linear functions (ReLU), inputs away from the kink."""
+"""Relative-difference tolerance for piecewise-linear functions (ReLU), inputs away from the
+kink."""
 REL_FLOOR: float = 1e-8
-"""Floor of the relative error's denominator."""
+"""Added to the relative difference's denominator."""
+ERROR_FORMULA = "|analytic - numerical| / (floor + max(|analytic|, |numerical|))"
+"""The relative difference, as messages state it."""
+#: the five-point stencil's offsets, in steps; see `_five_point` for the weights
+_OFFSETS = (-2.0, -1.0, 1.0, 2.0)
+
+
+def _five_point(at: Sequence[Any], h: Any) -> Any:
+    """``(f(-2h) - 8 f(-h) + 8 f(h) - f(2h)) / (12 h)`` from the four values (scalars or
+    arrays), as differences of equal-signed pairs first: where f does not move at all (a
+    ReLU's flat side) the result is exactly 0, as a true zero gradient must be."""
+    minus2, minus1, plus1, plus2 = at
+    return ((minus2 - plus2) + 8.0 * (plus1 - minus1)) / (12.0 * h)
 
 
 class GradientCheckError(AssertionError):
@@ -100,12 +123,19 @@ def _as_float64(x: ArrayLike, what: str) -> FloatArray:
         raise TypeError(f"{what} must be an array of numbers: {exc}") from None
 
 
-def numerical_gradient(
-    f: Callable[[FloatArray], SupportsFloat], x: ArrayLike, eps: float = EPS
-) -> FloatArray:
-    """Gradient of a scalar function by central differences, entry by entry.
+def _steps(x: FloatArray, step: float) -> FloatArray:
+    """``step * max(1, |x|)`` entrywise, rounded so that ``x + h - x == h`` exactly."""
+    h = step * np.maximum(1.0, np.abs(x))
+    exact: FloatArray = (x + h) - x
+    return exact
 
-    Calls ``f`` exactly ``2 * x.size`` times, each time with a fresh float64 array, so neither
+
+def stencil_gradient(
+    f: Callable[[FloatArray], SupportsFloat], x: ArrayLike, step: float = EPS
+) -> FloatArray:
+    """Gradient of a scalar function by five-point differences, entry by entry.
+
+    Calls ``f`` exactly ``4 * x.size`` times, each time with a fresh float64 array, so neither
     ``x`` nor later probes are affected by an ``f`` that modifies its argument or raises.
 
     Parameters
@@ -114,33 +144,36 @@ def numerical_gradient(
         ``f(x) -> scalar``, x of shape ``S``.
     x : array_like, shape S
         Point at which to differentiate; never modified.
-    eps : float, optional
-        Step (default `EPS`).
+    step : float, optional
+        Relative step (default `EPS`): entry ``i`` moves by ``step * max(1, |x_i|)``.
 
     Returns
     -------
     ndarray of float64, shape S
-        ``g[i] = (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)``.
+        ``g[i] = sum_k w_k f(x + o_k h_i e_i) / (12 h_i)`` over the stencil
+        ``(o, w) = (-2, 1), (-1, -8), (1, 8), (2, -1)``.
     """
     base = _as_float64(x, "x")
+    h = _steps(base, step)
     grad = np.zeros_like(base)
     for i in range(base.size):
-        plus = base.copy()
-        plus.flat[i] += eps
-        minus = base.copy()
-        minus.flat[i] -= eps
-        grad.flat[i] = (float(f(plus)) - float(f(minus))) / (2 * eps)
+        values = []
+        for offset in _OFFSETS:
+            probe = base.copy()
+            probe.flat[i] += offset * h.flat[i]
+            values.append(float(f(probe)))
+        grad.flat[i] = _five_point(values, float(h.flat[i]))
     return grad
 
 
 def elementwise_derivative(
-    f: Callable[[FloatArray], ArrayLike], x: ArrayLike, eps: float = EPS
+    f: Callable[[FloatArray], ArrayLike], x: ArrayLike, step: float = EPS
 ) -> FloatArray:
-    """Derivative of an elementwise function at every entry, from two calls.
+    """Derivative of an elementwise function at every entry, from four calls.
 
-    For ``f`` applied entry by entry (``f(x)[i]`` depends on ``x[i]`` only), perturbing every
-    entry at once gives all derivatives: ``(f(x + eps) - f(x - eps)) / (2 eps)``. Calls ``f``
-    exactly 2 times.
+    For ``f`` applied entry by entry (``f(x)[i]`` depends on ``x[i]`` only), moving every entry
+    at once gives all derivatives: the five-point stencil of `stencil_gradient`, applied to the
+    whole array. Calls ``f`` exactly 4 times.
 
     Parameters
     ----------
@@ -148,8 +181,8 @@ def elementwise_derivative(
         ``f(x) -> array`` of the same shape ``S`` as ``x``.
     x : array_like, shape S
         Point; never modified.
-    eps : float, optional
-        Step (default `EPS`).
+    step : float, optional
+        Relative step (default `EPS`).
 
     Returns
     -------
@@ -162,20 +195,25 @@ def elementwise_derivative(
         If ``f`` returns an array of another shape.
     """
     base = _as_float64(x, "x")
-    plus = _as_float64(f(base + eps), "f(x + eps)")
-    minus = _as_float64(f(base - eps), "f(x - eps)")
-    if plus.shape != base.shape or minus.shape != base.shape:
-        raise ValueError(f"elementwise f must keep the shape {base.shape}, got {plus.shape}")
-    return (plus - minus) / (2 * eps)
+    h = _steps(base, step)
+    values = []
+    for offset in _OFFSETS:
+        value = _as_float64(f(base + offset * h), "f(x + h)")
+        if value.shape != base.shape:
+            raise ValueError(f"elementwise f must keep the shape {base.shape}, "
+                             f"got {value.shape}")
+        values.append(value)
+    derivative: FloatArray = np.asarray(_five_point(values, h), dtype=np.float64)
+    return derivative
 
 
 def numerical_vjp(
-    f: Callable[[FloatArray], ArrayLike], x: ArrayLike, upstream: ArrayLike, eps: float = EPS
+    f: Callable[[FloatArray], ArrayLike], x: ArrayLike, upstream: ArrayLike, step: float = EPS
 ) -> FloatArray:
-    """Vector-Jacobian product of an array-valued function, by central differences.
+    """Vector-Jacobian product of an array-valued function, by five-point differences.
 
     The gradient with respect to ``x`` of ``sum(upstream * f(x))``, which is what backprop
-    computes for ``f`` given the upstream gradient ``dC/df``. Calls ``f`` ``2 * x.size`` times.
+    computes for ``f`` given the upstream gradient ``dC/df``. Calls ``f`` ``4 * x.size`` times.
 
     Parameters
     ----------
@@ -185,8 +223,8 @@ def numerical_vjp(
         Point; never modified.
     upstream : array_like, shape T
         Gradient of the cost with respect to ``f(x)``.
-    eps : float, optional
-        Step (default `EPS`).
+    step : float, optional
+        Relative step (default `EPS`).
 
     Returns
     -------
@@ -206,19 +244,20 @@ def numerical_vjp(
             raise ValueError(f"f(x) has shape {out.shape}, upstream has shape {up.shape}")
         return float(np.sum(up * out))
 
-    return numerical_gradient(weighted, x, eps)
+    return stencil_gradient(weighted, x, step)
 
 
 def directional_derivative(
     f: Callable[[dict[str, FloatArray]], SupportsFloat],
     params: Mapping[str, ArrayLike],
     direction: Mapping[str, ArrayLike],
-    eps: float = EPS,
+    step: float = EPS,
 ) -> float:
-    """Derivative of a scalar function of named arrays along a direction, from two calls.
+    """Derivative of a scalar function of named arrays along a direction, from four calls.
 
-    ``(f(p + eps d) - f(p - eps d)) / (2 eps)``. Parameters without an entry in ``direction``
-    stay fixed. Calls ``f`` exactly 2 times, each with a new dict of new float64 arrays.
+    The five-point stencil of ``t -> f(p + t d)`` at ``t = 0`` with step ``step``. Parameters
+    without an entry in ``direction`` stay fixed. Calls ``f`` exactly 4 times, each with a new
+    dict of new float64 arrays.
 
     Parameters
     ----------
@@ -228,8 +267,8 @@ def directional_derivative(
         Point; never modified.
     direction : mapping of str to array_like
         Direction, each entry of the shape of the parameter it moves.
-    eps : float, optional
-        Step (default `EPS`).
+    step : float, optional
+        Step along the direction (default `EPS`).
 
     Returns
     -------
@@ -242,33 +281,36 @@ def directional_derivative(
         If ``direction`` names an unknown parameter or has a wrong shape.
     """
     base = {k: _as_float64(v, f"params[{k!r}]") for k, v in params.items()}
-    step: dict[str, FloatArray] = {}
+    moves: dict[str, FloatArray] = {}
     for k, d in direction.items():
         if k not in base:
             raise ValueError(f"direction has key {k!r}, which is not a parameter")
-        step[k] = _as_float64(d, f"direction[{k!r}]")
-        if step[k].shape != base[k].shape:
-            raise ValueError(f"direction[{k!r}] has shape {step[k].shape}, "
+        moves[k] = _as_float64(d, f"direction[{k!r}]")
+        if moves[k].shape != base[k].shape:
+            raise ValueError(f"direction[{k!r}] has shape {moves[k].shape}, "
                              f"params[{k!r}] has shape {base[k].shape}")
-    plus = {k: v + eps * step[k] if k in step else v.copy() for k, v in base.items()}
-    minus = {k: v - eps * step[k] if k in step else v.copy() for k, v in base.items()}
-    return (float(f(plus)) - float(f(minus))) / (2 * eps)
+    values = []
+    for offset in _OFFSETS:
+        moved = {k: v + offset * step * moves[k] if k in moves else v.copy()
+                 for k, v in base.items()}
+        values.append(float(f(moved)))
+    return float(_five_point(values, step))
 
 
-def relative_error(a: ArrayLike, b: ArrayLike, floor: float = REL_FLOOR) -> float:
-    """Largest elementwise relative error ``|a_i - b_i| / max(floor, |a_i| + |b_i|)``.
+def relative_difference(a: ArrayLike, b: ArrayLike, floor: float = REL_FLOOR) -> float:
+    """Largest elementwise relative difference ``|a_i - b_i| / (floor + max(|a_i|, |b_i|))``.
 
     Parameters
     ----------
     a, b : array_like, same shape
         The two gradients.
     floor : float, optional
-        Denominator floor (default `REL_FLOOR`).
+        Added to the denominator (default `REL_FLOOR`).
 
     Returns
     -------
     float
-        In [0, 1] for finite inputs; 0.0 for empty or identical (e.g. all-zero) inputs; ``inf``
+        In [0, 2) for finite inputs; 0.0 for empty or identical (e.g. all-zero) inputs; ``inf``
         if either contains NaN or inf.
 
     Raises
@@ -287,7 +329,7 @@ def relative_error(a: ArrayLike, b: ArrayLike, floor: float = REL_FLOOR) -> floa
 
 
 def _elementwise_rel(x: FloatArray, y: FloatArray, floor: float) -> FloatArray:
-    rel: FloatArray = np.abs(x - y) / np.maximum(floor, np.abs(x) + np.abs(y))
+    rel: FloatArray = np.abs(x - y) / (floor + np.maximum(np.abs(x), np.abs(y)))
     return rel
 
 
@@ -302,14 +344,14 @@ def check_gradient(
     analytic : object
         The gradient under test, expected to be an array of the shape of ``numeric``.
     numeric : array_like, shape S
-        Numerical gradient (e.g. from `numerical_gradient`).
+        Numerical gradient (e.g. from `stencil_gradient`).
     tol : float, optional
         Largest relative error accepted (`SMOOTH_TOL`; `KINK_TOL` for ReLU-like functions).
     name : str, optional
         How the gradient is called in messages.
     floor : float, optional
-        Denominator floor of the relative error (`REL_FLOOR`). Raise it when true zeros of the
-        gradient are approximated with round-off noise (~1e-11 |f|).
+        Added to the denominator of the relative difference (`REL_FLOOR`). Raise it when true
+        zeros of the gradient are approximated with round-off noise (~1e-11 |f|).
 
     Returns
     -------
@@ -349,9 +391,9 @@ def check_gradient(
         f"tol {tol:g})",
         f"  Entries above tolerance: {n_bad} / {ana.size} ({100 * n_bad / ana.size:.3g}%)",
         f"  Worst at index {index}: analytic {a_val:.6g}, numerical {n_val:.6g}",
-        f"  Relative error = |analytic - numerical| / max({floor:g}, |analytic| + "
-        f"|numerical|); expect < {SMOOTH_TOL:g} for smooth functions, < {KINK_TOL:g} for "
-        f"ReLU-like kinks (tolerance used: {tol:g}).",
+        f"  Relative error = {ERROR_FORMULA.replace('floor', f'{floor:g}')}; expect "
+        f"< {SMOOTH_TOL:g} for smooth functions, < {KINK_TOL:g} for ReLU-like kinks "
+        f"(tolerance used: {tol:g}).",
     ])
     return GradCheck(False, worst, tol, message, index, a_val, n_val)
 
@@ -363,18 +405,18 @@ def check_directional(
     rng: np.random.Generator,
     *,
     n_directions: int = 3,
-    eps: float = EPS,
+    step: float = EPS,
     tol: float = SMOOTH_TOL,
 ) -> GradCheck:
     """Check all gradients of a scalar loss at once along random directions.
 
     For each of ``n_directions`` random unit directions ``d`` (Gaussian over every parameter,
     normalised to total norm 1, drawn from ``rng``), compares ``sum_k <grads[k], d[k]>`` with
-    `directional_derivative`. The relative error is
-    ``|a - n| / max(REL_FLOOR, |a| + |n|, ||grads||)``: a direction nearly orthogonal to the
+    `directional_derivative`. The relative difference is
+    ``|a - n| / (REL_FLOOR + max(|a|, |n|, ||grads||))``: a direction nearly orthogonal to the
     gradient makes ``a`` and ``n`` tiny, and ``||grads|| >= |<grads, d>|`` keeps round-off from
-    reading as a large relative error there. Stops at the first failing direction: calls
-    ``loss`` at most ``2 * n_directions`` times (none if ``grads`` is malformed).
+    reading as a large relative difference there. Stops at the first failing direction: calls
+    ``loss`` at most ``4 * n_directions`` times (none if ``grads`` is malformed).
 
     Parameters
     ----------
@@ -388,8 +430,8 @@ def check_directional(
         Source of the directions (seed it for reproducible checks).
     n_directions : int, optional
         Number of directions (default 3).
-    eps : float, optional
-        Step (default `EPS`).
+    step : float, optional
+        Step along each direction (default `EPS`).
     tol : float, optional
         Tolerance (default `SMOOTH_TOL`).
 
@@ -410,8 +452,8 @@ def check_directional(
         norm = math.sqrt(sum(float(np.sum(v * v)) for v in raw.values())) or 1.0
         direction = {p: v / norm for p, v in raw.items()}
         a = sum(float(np.sum(g[p] * direction[p])) for p in base)
-        n = directional_derivative(loss, base, direction, eps)
-        rel = abs(a - n) / max(REL_FLOOR, abs(a) + abs(n), g_norm) if math.isfinite(n) \
+        n = directional_derivative(loss, base, direction, step)
+        rel = abs(a - n) / (REL_FLOOR + max(abs(a), abs(n), g_norm)) if math.isfinite(n) \
             else math.inf
         if rel > tol:
             message = "\n".join([

@@ -37,6 +37,8 @@ def grade_folder(
     reference: Mapping[str, ModuleType] | None = None,
     progress: Callable[[Outcome], None] | None = None,
     unavailable: Mapping[str, str] | None = None,
+    digest: str = "",
+    attempts: list[str] | None = None,
 ) -> list[Outcome]:
     """Run the hidden tests on a folder of student modules.
 
@@ -54,6 +56,11 @@ def grade_folder(
         Already collected tests and loaded reference (to share them across submissions).
     unavailable : mapping of str to str, optional
         Modules that could not be read from the submission, with the reason.
+    digest : str
+        Digest of the files graded: with the student id it seeds the inputs, so changed
+        files get fresh ones (`grader.runner.seed_for`).
+    attempts : list of str, optional
+        Filled with the blocked or suspicious actions the sandbox saw (``Sandbox.attempts``).
 
     Returns
     -------
@@ -65,6 +72,9 @@ def grade_folder(
     functions = {m: course.functions(m) for m in course.modules}
     with Sandbox(folder, course.limits, unavailable, course=functions,
                  helpers=course.helper_sources()) as sandbox:
-        return run_tests(specs, sandbox, student=student,
-                         secret=secret if secret is not None else course.secret,
-                         reference=reference, progress=progress)
+        outcomes = run_tests(specs, sandbox, student=student,
+                             secret=secret if secret is not None else course.secret,
+                             reference=reference, progress=progress, digest=digest)
+        if attempts is not None:
+            attempts.extend(getattr(sandbox, "attempts", []))
+        return outcomes

@@ -2,7 +2,7 @@
 
 nbgrader runs the tests in the same kernel as the student's code; there is no boundary to keep
 there. :class:`InProcess` gives the test API the same behaviour as :class:`grader.sandbox.Sandbox`
-(plain data in and out, mutation and aliasing reported, deadlines, isolation by patching), so a
+(plain data in and out, changed arguments reported, deadlines, isolation by patching), so a
 hidden test means the same thing in both places — but a grade that matters should come from the
 sandboxed ``grader grade``.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import wire
+from grader import swapping, wire
 from grader.sandbox import CallResult, Limits, StudentError, StudentTimeout
 
 
@@ -39,6 +39,8 @@ class InProcess:
                  limits: Limits | None = None) -> None:
         self.namespaces = dict(namespaces)
         self.limits = limits or Limits()
+        #: values returned that are not plain data, by handle number (as the child keeps them)
+        self.kept: dict[int, Any] = {}
 
     def output(self) -> str:
         """Nothing is captured in-process."""
@@ -67,14 +69,22 @@ class InProcess:
         errstate: str | None = None,
         timeout: float | None = None,
     ) -> CallResult:
-        """Call ``module.function`` with copies of the arguments; see ``Sandbox.call``."""
+        """Call ``module.function`` with copies of the arguments; see ``Sandbox.call``.
+
+        As in the sandbox, ``mutated`` lists the array arguments whose bytes the call changed
+        (or whose entry it replaced), ``unobserved`` the handles passed back, and nothing is
+        said about aliasing.
+        """
         target = self._namespace(module).get(function)
         if not callable(target):
             raise StudentError("MissingFunction", f"{module} has no function {function!r}")
         callbacks = callbacks or {}
-        before = copy.deepcopy((list(args), dict(kwargs or {})))  # callbacks still by name
-        call_args = _resolve(copy.deepcopy(before[0]), callbacks)
-        call_kwargs = _resolve(copy.deepcopy(before[1]), callbacks)
+        given = (list(args), dict(kwargs or {}))
+        call_args = _resolve(copy.deepcopy(given[0]), callbacks, self.kept)
+        call_kwargs = _resolve(copy.deepcopy(given[1]), callbacks, self.kept)
+        # what the call was given, and a copy of each array's bytes to compare with after
+        before = dict(_arrays("args", call_args)) | dict(_arrays("kwargs", call_kwargs))
+        sent = {path: a.tobytes() for path, a in before.items()}
         with self._patched(patch, callbacks), _deadline(timeout or self.limits.call_timeout):
             started = time.perf_counter()
             try:
@@ -87,68 +97,79 @@ class InProcess:
                 raise StudentTimeout(f"{module}.{function} did not return within "
                                      f"{timeout or self.limits.call_timeout:g} s") from None
             except Exception as exc:
-                raise StudentError(type(exc).__name__, str(exc)[:2000]) from None
+                raise StudentError(type(exc).__name__, str(exc)[:2000], mutated=_mutated(
+                    before, sent, call_args, call_kwargs)) from None
             seconds = time.perf_counter() - started
-        arrays = dict(_arrays("args", call_args)) | dict(_arrays("kwargs", call_kwargs))
-        originals = dict(_arrays("args", before[0])) | dict(_arrays("kwargs", before[1]))
-        mutated = sorted(p for p, a in arrays.items()
-                         if p in originals and not _same(a, originals[p]))
-        outputs = [a for _, a in _arrays("result", value)]
-        aliased = sorted(p for p, a in arrays.items()
-                         if any(np.shares_memory(a, o) for o in outputs))
-        rebuilt = wire.decode(wire.encode(value, keep={}))  # plain data, as from the sandbox
-        return CallResult(rebuilt, mutated, aliased, seconds)
+        mutated = _mutated(before, sent, call_args, call_kwargs)
+        unobserved = [path for path, v in _values("args", given[0])
+                      if isinstance(v, wire.Handle)]
+        unobserved += [path for path, v in _values("kwargs", given[1])
+                       if isinstance(v, wire.Handle)]
+        rebuilt = wire.decode(wire.encode(value, keep=self.kept))  # plain data, as from the sandbox
+        return CallResult(rebuilt, mutated, unobserved, seconds,
+                          unisolated=list(getattr(self, "unisolated", [])))
 
     @contextlib.contextmanager
     def _patched(self, patch: Sequence[tuple[str, str, str]],
                  callbacks: Mapping[str, Callable[..., Any]]) -> Iterator[None]:
-        undo: list[tuple[dict[str, Any], str, Any]] = []
+        """Within the block, each patched function calls its callback wherever the student's
+        namespaces hold it, as in the sandbox (`grader.swapping`); what could not be reached
+        is left in ``self.unisolated``."""
+        self.unisolated: list[str] = []
+        if not patch:
+            yield
+            return
+        swaps = [(self._namespace(module), function, f"{module}.{function}", callbacks[name])
+                 for module, function, name in patch]
+        namespaces = [self._namespace(m) for m in list(self.namespaces)]
+        restore, self.unisolated = swapping.swap_in(swaps, namespaces)
         try:
-            for module, function, name in patch:
-                source = self._namespace(module)
-                original = source.get(function)
-                for namespace in [self._namespace(m) for m in list(self.namespaces)]:
-                    for attr, current in list(namespace.items()):
-                        if (namespace is source and attr == function) or (
-                                original is not None and current is original):
-                            undo.append((namespace, attr, current))
-                            namespace[attr] = callbacks[name]
             yield
         finally:
-            for namespace, attr, current in reversed(undo):
-                namespace[attr] = current
+            restore()
 
 
-def _resolve(value: Any, callbacks: Mapping[str, Callable[..., Any]]) -> Any:
+def _resolve(value: Any, callbacks: Mapping[str, Callable[..., Any]],
+             kept: Mapping[int, Any]) -> Any:
     if isinstance(value, wire.Callback):
         return callbacks[value.name]
     if isinstance(value, wire.Helper):
         return callbacks[value.key]
+    if isinstance(value, wire.Handle):
+        if value.number not in kept:
+            raise StudentError("ValueError", "unknown handle")
+        return kept[value.number]
     if isinstance(value, list):
-        return [_resolve(v, callbacks) for v in value]
+        return [_resolve(v, callbacks, kept) for v in value]
     if isinstance(value, tuple):
-        return tuple(_resolve(v, callbacks) for v in value)
+        return tuple(_resolve(v, callbacks, kept) for v in value)
     if isinstance(value, dict):
-        return {k: _resolve(v, callbacks) for k, v in value.items()}
+        return {k: _resolve(v, callbacks, kept) for k, v in value.items()}
     return value
 
 
-def _arrays(path: str, value: Any) -> Iterator[tuple[str, np.ndarray[Any, Any]]]:
-    if isinstance(value, np.ndarray):
-        yield path, value
-    elif isinstance(value, list | tuple):
+def _values(path: str, value: Any) -> Iterator[tuple[str, Any]]:
+    """Every value in a structure of lists, tuples and dicts, with its path, in order."""
+    if isinstance(value, list | tuple):
         for i, v in enumerate(value):
-            yield from _arrays(f"{path}[{i}]", v)
+            yield from _values(f"{path}[{i}]", v)
     elif isinstance(value, dict):
         for k, v in value.items():
-            yield from _arrays(f"{path}[{k!r}]", v)
+            yield from _values(f"{path}[{k!r}]", v)
+    else:
+        yield path, value
 
 
-def _same(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
-    try:
-        return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))
-    except TypeError:
-        return a.shape == b.shape and bool(np.array_equal(a, b))
+def _arrays(path: str, value: Any) -> Iterator[tuple[str, np.ndarray[Any, Any]]]:
+    return ((p, v) for p, v in _values(path, value) if isinstance(v, np.ndarray))
+
+
+def _mutated(before: Mapping[str, np.ndarray[Any, Any]], sent: Mapping[str, bytes],
+             args: Any, kwargs: Any) -> list[str]:
+    """Paths of the arrays given whose bytes changed, or whose entry was replaced."""
+    after = dict(_arrays("args", args)) | dict(_arrays("kwargs", kwargs))
+    return [path for path, a in before.items()
+            if after.get(path) is not a or a.tobytes() != sent[path]]
 
 
 @contextlib.contextmanager

@@ -2,10 +2,12 @@
 
 `diagnose` compares a wrong output with what each catalogued mistake would produce: first the
 variants a test computes itself (e.g. the activation where its derivative belongs), then generic
-detectors (factors 0.5, 2, -1, N and 1/N; transposes; a bias gradient not summed over the
-batch; (N,) / (N, 1) broadcasting; overflow; wrong dtype). A detector fires only when the output
-matches the mistake within tolerance *and* the mistake is distinguishable from the correct
-value, so correct outputs, unrelated wrong outputs and all-zero expected values give None.
+detectors (factors 0.5, 2, -1, N and 1/N, and any other clean constant factor, which is named:
+3, 1/4, 2/N, 1e-05 ...; transposes; a bias gradient not summed over the batch; (N,) / (N, 1)
+broadcasting; overflow; wrong dtype; batches of indices that repeat or leave out examples). A
+detector fires only when the output matches the mistake within tolerance *and* the mistake is
+distinguishable from the correct value, so correct outputs, unrelated wrong outputs and all-zero
+expected values give None.
 Courses add their own entries with `register`.
 """
 
@@ -15,11 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from grader import factors as _factors
 from grader.compare import compare
 
 __all__ = [
-    "CATALOGUE", "Diagnosis", "Misconception", "diagnose", "diagnose_exception",
-    "diagnosis_for", "mutation_diagnosis", "register",
+    "CATALOGUE", "Diagnosis", "Misconception", "diagnose", "diagnose_batches",
+    "diagnose_exception", "diagnosis_for", "mutation_diagnosis", "register",
 ]
 
 
@@ -100,6 +103,18 @@ for _m in (
         "Divide by N exactly once: dC/dA = 2(A - Y)/N already holds the 1/N, so the later sums "
         "over the batch (dW = dZ^T A_prev, db = sum over the batch of dZ) are sums, not means.",
         "is the expected value divided by N"),
+    Misconception(
+        "scaled_by_constant", "Off by a constant factor",
+        "Every entry is the expected one times the same constant, so the formula is right up to "
+        "a factor applied twice or not at all: the 2 of a square, the 1/N of a mean, a step "
+        "size eps or a learning rate, a sign. Find where that constant enters and apply it "
+        "exactly once.", "is a constant multiple of the expected value"),
+    Misconception(
+        "batches_repeat_or_miss", "Examples repeated or left out",
+        "Each pass over the data uses every example exactly once: shuffle the indices once with "
+        "rng.permutation(n) and cut that permutation into consecutive slices. Drawing indices "
+        "with rng.integers or rng.choice (with replacement) repeats some examples and misses "
+        "others.", "repeats some examples and leaves others out"),
     Misconception(
         "sign_error", "Sign error",
         "Check the sign: dC/da = 2(a - y), not 2(y - a), and gradient descent steps against the "
@@ -232,6 +247,11 @@ def _diagnose(
         if tol.close(actual, variant) and not tol.close(variant, expected):
             symptom = CATALOGUE[key].symptom or "matches the output of this mistake"
             return diagnosis_for(key, f"{path} {symptom}.")
+    n = _factors.partition_size(expected)
+    if n is not None and isinstance(actual, tuple | list):
+        found = diagnose_batches(actual, n, name=path)
+        if found is not None:
+            return found
     if not isinstance(expected, Mapping | tuple | list):
         return _diagnose_leaf(actual, expected, tol, path)
     for sub_a, sub_e, sub_variants, sub_path in _entries(actual, expected, variants, path):
@@ -279,7 +299,9 @@ def _diagnose_leaf(actual: object, expected: object, tol: _Tol, path: str) -> Di
         return diagnosis_for("overflow", f"{path} contains NaN or inf where the expected "
                                          "values are finite.")
     a_dtype, e_dtype = np.asarray(actual).dtype, np.asarray(expected).dtype
-    if e_dtype == np.float64 and a_dtype != np.float64:
+    # a scalar may be any real number (an int 0 is a right relu(-1)); arrays must be float64
+    scalar_ok = e.ndim == 0 and a_dtype.kind in "iu"
+    if e_dtype == np.float64 and a_dtype != np.float64 and not scalar_ok:
         what = (f"is a Python {type(actual).__name__}" if isinstance(actual, bool | int)
                 else f"has dtype {a_dtype}")
         return diagnosis_for("wrong_dtype", f"{path} {what}, expected float64.")
@@ -301,7 +323,45 @@ def _diagnose_leaf(actual: object, expected: object, tol: _Tol, path: str) -> Di
             return diagnosis_for(key, observation)
     if e.ndim == 2 and tol.close(a.T, e) and not tol.close(e.T, e):
         return diagnosis_for("transposed", f"{path} is the transpose of the expected array.")
-    return None
+    return _constant_factor(a, e, tol, path)
+
+
+def _constant_factor(a: NDArray[np.float64], e: NDArray[np.float64], tol: _Tol,
+                     path: str) -> Diagnosis | None:
+    """``a`` is ``c e`` for a clean constant ``c`` (3, 1/4, -2, 2/N, 1e-05, ...): name it."""
+    if tol.close(np.zeros_like(e), e):
+        return None  # an expected value within tolerance of 0 has no telling multiples
+    words = _factors.constant_factor(a, e, tol.close, tol.batch_size)
+    if words is None:
+        return None
+    return diagnosis_for("scaled_by_constant", f"{path} is exactly the expected value times "
+                                               f"{words}.")
+
+
+def diagnose_batches(batches: object, n: int, *, name: str = "result") -> Diagnosis | None:
+    """Whether mini-batches of range(n) repeat some examples or leave some out.
+
+    Parameters
+    ----------
+    batches : object
+        What the student returned: a list of index arrays, expected to hold each of range(n)
+        exactly once.
+    n : int
+        The number of examples.
+    name : str, optional
+        How the batches are called in the message.
+
+    Returns
+    -------
+    Diagnosis or None
+        ``batches_repeat_or_miss``, naming how many indices repeat or are missing and one of
+        each; None when every index of range(n) appears exactly once, or ``batches`` is not a
+        list of integer arrays (another failure explains that).
+    """
+    problems = _factors.batch_problems(batches, n)
+    if problems is None:
+        return None
+    return diagnosis_for("batches_repeat_or_miss", f"{name} {problems}.")
 
 
 def _shape_detectors(

@@ -33,7 +33,7 @@ from grader.course import Course, CourseError, load_course
 from grader.feedback import explain, summarise
 from grader.inprocess import InProcess
 from grader.runner import PASSED, run_tests
-from grader.submissions import notebook_modules
+from grader.submissions import Submission, SubmissionError, notebook_modules, unpack
 
 COURSE_ENV = "GRADER_COURSE"
 
@@ -98,6 +98,16 @@ def _student() -> str:
     return os.environ.get("JUPYTERHUB_USER") or os.environ.get("USER") or "notebook"
 
 
+@cache
+def _digest(folder: str, modules: tuple[str, ...]) -> str:
+    """The digest of the student's code in this notebook's folder, as `grader grade` reads
+    it (the same files seed the same inputs there and here)."""
+    try:
+        return unpack(Submission("notebook", Path(folder)), modules).digest()
+    except (SubmissionError, OSError):
+        return ""
+
+
 def _namespaces(module: str, caller: dict[str, Any]) -> dict[str, ModuleType | dict[str, Any]]:
     return {module: caller}
 
@@ -137,7 +147,8 @@ def grade(module: str, function: str, *, course: str) -> float:
     runner = InProcess(_namespaces(module, caller), loaded.limits)
     with _quiet():
         outcomes = run_tests(specs, runner, student=_student(),
-                             secret=loaded.secret, reference=_reference(loaded))
+                             secret=loaded.secret, reference=_reference(loaded),
+                             digest=_digest(str(Path.cwd()), tuple(loaded.modules)))
     score = 0.0
     for outcome in outcomes:
         points = f"{outcome.score:g}/{outcome.spec.points:g}"

@@ -17,9 +17,12 @@ def release(course: Course, out: Path) -> list[Path]:
     """Write the student bundle into ``out``.
 
     The bundle holds ``course.toml`` (without the secret, with a ``[points]`` table so
-    ``grader list`` still shows the points), ``exercises/``, ``checks/``, the ``grader``
-    package and its ``pyproject.toml``, and a short README. Nothing of ``solutions/`` or
-    ``autograde_tests/`` is copied.
+    ``grader list`` still shows the points, and the ``[calls]`` the graded run isolates),
+    ``exercises/``, ``checks/``, the ``grader`` package and its ``pyproject.toml``, and a short
+    README. Nothing of ``solutions/`` or ``autograde_tests/`` is copied, and nothing copied
+    answers an exercise: the grader's own numerics are not the exercise's formulas
+    (`grader.gradcheck`), which ``tests/test_bundle_answers.py`` proves by grading a
+    submission built from the bundle's code.
 
     Returns
     -------
@@ -64,6 +67,10 @@ def _student_config(course: Course) -> str:
     for module in course.modules:
         lines.append(f"{module} = [" + ", ".join(_toml(f) for f in course.functions(module))
                      + "]")
+    if course.calls:  # which calls the graded run isolates; `grader check` blames along them
+        lines += ["", "[calls]"]
+        for function, calls in course.calls.items():
+            lines.append(f"{_toml(function)} = [" + ", ".join(_toml(c) for c in calls) + "]")
     lines += ["", "[points]"]
     for module, functions in listing(course).items():
         for function, points in functions.items():
@@ -72,6 +79,8 @@ def _student_config(course: Course) -> str:
 
 
 def _toml(value: object) -> str:
+    if isinstance(value, bool):  # TOML's booleans are lower case (str(True) is not TOML)
+        return "true" if value else "false"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return str(value)

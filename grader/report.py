@@ -15,11 +15,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import io
 import itertools
 import json
 import os
-import re
 import shutil
 import statistics
 import tempfile
@@ -32,17 +30,14 @@ from pathlib import Path
 from string import Template
 from typing import IO, Any
 
-from matplotlib.figure import Figure
-
 from grader import __version__
 from grader.course import Course
 from grader.export import gradescope
+from grader.report_figures import BINS, histogram_svg, pass_svg
 from grader.results import Result, iter_results
 
 REPORT = "report.html"
 """The report's file name in a results folder."""
-BINS = 10
-"""Score bands of the histogram: tenths of the maximum score."""
 _DATA_MARK = "<!-- report-data -->"
 _SPOOL_BYTES = 8 * 2**20  # drill-down data kept in memory up to this size, then on disk
 
@@ -80,6 +75,9 @@ class ClassStats:
         Misconception key to its title, and to its first `Example` (students in id order).
     module_points : dict
         Module to ``[points earned, points available]`` over the class.
+    attempts : list
+        ``(student, attempts)`` of each student whose result lists blocked or suspicious
+        actions (``attempts`` of the result), in the order read.
     """
 
     modules: list[str] = field(default_factory=list)
@@ -92,9 +90,12 @@ class ClassStats:
     titles: dict[str, str] = field(default_factory=dict)
     examples: dict[str, Example] = field(default_factory=dict)
     module_points: dict[str, list[float]] = field(default_factory=dict)
+    attempts: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def add(self, result: Result) -> None:
         """Count one student's result."""
+        if result.get("attempts"):
+            self.attempts.append((result["student"], list(result["attempts"])))
         score, top = float(result["score"]), float(result["max_score"])
         self.scores.append(score)
         self.percents.append(100.0 * score / top if top > 0 else 0.0)
@@ -177,6 +178,7 @@ class _Spool:
             "id": result["student"], "score": result["score"], "max": result["max_score"],
             "modules": [[m, v["score"], v["max_score"]] for m, v in result["modules"].items()],
             "output": self.ref(view["output"]),
+            "attempts": [self.ref(a) for a in result.get("attempts", [])],
             "tests": [[t["number"], t["score"], t["max_score"], self.ref(t["name"]),
                        self.ref(t["status"]), self.ref(t["visibility"]), self.ref(t["output"])]
                       for t in view["tests"]],
@@ -300,10 +302,11 @@ def _sections(stats: ClassStats, course: Course | None, tail: str) -> dict[str, 
         "meta": html.escape(f"{stats.students} students; built {when} by backprop-grader "
                             f"{__version__}"),
         "summary": _summary(stats),
-        "histogram": _histogram_svg(stats.histogram()),
-        "pass_figure": _pass_svg(stats.pass_rates()),
+        "histogram": histogram_svg(stats.histogram()),
+        "pass_figure": pass_svg(stats.pass_rates()),
         "pass_table": _pass_table(stats.pass_rates()),
         "misconceptions": _misconception_table(stats),
+        "attempts": _attempts_table(stats),
     }
 
 
@@ -335,6 +338,19 @@ def _pass_table(rates: Sequence[tuple[str, str, int, int, float, float]]) -> str
             f"points</th></tr>{rows}</table>")
 
 
+def _attempts_table(stats: ClassStats) -> str:
+    """Students whose code tried blocked or suspicious actions, most attempts first."""
+    if not stats.attempts:
+        return "<p>No student's code tried a blocked action.</p>"
+    rows = "".join(
+        f'<tr data-student="{html.escape(student)}"><td class=student>{html.escape(student)}'
+        f"</td><td class=num>{len(tried)}</td><td><ul>"
+        + "".join(f"<li>{html.escape(a)}</li>" for a in tried) + "</ul></td></tr>"
+        for student, tried in sorted(stats.attempts, key=lambda item: -len(item[1])))
+    return ("<table id=attempts-table><tr><th>student</th><th class=num>attempts</th>"
+            f"<th>what the sandbox blocked or noticed</th></tr>{rows}</table>")
+
+
 def _misconception_table(stats: ClassStats) -> str:
     if not stats.misconceptions:
         return "<p>No misconception was recognised in this class.</p>"
@@ -351,49 +367,3 @@ def _misconception_table(stats: ClassStats) -> str:
     return ("<table id=misconception-table><tr><th>misconception</th><th class=num>students"
             "</th><th class=num>tests</th><th>example (the feedback that student reads)</th>"
             f"</tr>{''.join(rows)}</table>")
-
-
-def _histogram_svg(counts: Sequence[int]) -> str:
-    from matplotlib.ticker import MaxNLocator
-
-    fig = Figure(figsize=(7.5, 3.2))
-    ax = fig.subplots()
-    step = 100 // BINS
-    ax.bar(range(len(counts)), counts, width=0.85, color="#3b6ea8")
-    ax.set_xticks(range(len(counts)),
-                  [f"{i * step}-{(i + 1) * step}" for i in range(len(counts))])
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("score (% of the maximum)")
-    ax.set_ylabel("students")
-    ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig, "hist")
-
-
-def _pass_svg(rates: Sequence[tuple[str, str, int, int, float, float]]) -> str:
-
-    labels = [f"{m}.{f}" for m, f, *_ in rates]
-    values = [100.0 * n / t for _, _, n, t, _, _ in rates]
-    fig = Figure(figsize=(7.5, 0.8 + 0.22 * max(1, len(rates))))
-    ax = fig.subplots()
-    ax.barh(range(len(values)), values, height=0.7, color="#3b8a5a")
-    ax.set_yticks(range(len(values)), labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("students passing (%)")
-    ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig, "pass")
-
-
-def _svg(fig: Figure, prefix: str) -> str:
-    """A figure as an inline ``<svg>`` element: text kept as text (no embedded or fetched
-    fonts), no XML prolog or metadata, ids fixed (the same class, the same page) and
-    prefixed so two figures cannot clash."""
-    import matplotlib
-
-    buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "grader-report",
-                                "font.family": "sans-serif"}):
-        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    text = buffer.getvalue()
-    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg"):], flags=re.S)
-    return re.sub(r'(\bid="|url\(#|href="#)', rf"\g<1>{prefix}-", text)

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -15,12 +15,14 @@ from typing import Any
 
 import jsonschema
 
-from grader import __version__
+from grader import __version__, inert
 from grader.course import Course, TestSpec
 from grader.runner import ERROR, Outcome
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "result.v1.json"
+#: most attempts kept per result, and the longest description kept
+MAX_ATTEMPTS, MAX_ATTEMPT_CHARS = 20, 300
 
 Result = dict[str, Any]
 
@@ -55,8 +57,14 @@ def build(
     errors: Sequence[str] = (),
     source: str | None = None,
     seconds: float | None = None,
+    files: Mapping[str, str] | None = None,
+    files_digest: str | None = None,
+    attempts: Sequence[str] = (),
 ) -> Result:
     """Assemble a submission's result from its test outcomes.
+
+    Every student-controlled string (the id, feedback, errors, attempts) is made valid
+    Unicode text (`grader.inert.text`), so the result can always be written as JSON.
 
     Parameters
     ----------
@@ -68,6 +76,17 @@ def build(
         One per hidden test.
     errors : sequence of str
         Problems with the submission as a whole.
+    source : str, optional
+        Where the submission came from.
+    seconds : float, optional
+        Time spent grading it.
+    files : mapping of str to str, optional
+        The files graded (``neuron.py``) and where each was read from.
+    files_digest : str, optional
+        `grader.submissions.Unpacked.digest` of those files: a rerun keeps this result only
+        while the submission's files still have this digest.
+    attempts : sequence of str
+        Blocked or suspicious actions the sandbox saw (at most `MAX_ATTEMPTS` kept).
     """
     tests = [_test(o) for o in outcomes]
     modules: dict[str, dict[str, float]] = {}
@@ -77,7 +96,7 @@ def build(
                            "max_score": _round(sum(t["max_score"] for t in mine))}
     result: Result = {
         "schema_version": SCHEMA_VERSION,
-        "student": student,
+        "student": inert.text(student),
         "assignment": course.assignment,
         "grader_version": __version__,
         "graded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -85,20 +104,29 @@ def build(
         "max_score": _round(sum(t["max_score"] for t in tests)),
         "modules": modules,
         "tests": tests,
-        "errors": list(errors),
+        "errors": [inert.text(e) for e in errors],
     }
     if source is not None:
-        result["source"] = source
+        result["source"] = inert.text(source)
     if seconds is not None:
         result["seconds"] = round(seconds, 4)
+    if files is not None:
+        result["files"] = sorted(inert.text(name) for name in files)
+    if files_digest is not None:
+        result["files_digest"] = files_digest
+    kept = list(dict.fromkeys(inert.text(str(a))[:MAX_ATTEMPT_CHARS] for a in attempts))
+    if kept:
+        result["attempts"] = kept[:MAX_ATTEMPTS]
     return result
 
 
 def failed_result(course: Course, student: str, specs: Sequence[TestSpec], error: str,
-                  *, source: str | None = None) -> Result:
-    """A valid result for a submission that could not be graded at all: every test 0."""
+                  *, source: str | None = None, files_digest: str | None = None) -> Result:
+    """A valid result for a submission that could not be graded at all: every test 0
+    (with ``files_digest``, charged to those files: a rerun keeps it while they last)."""
     outcomes = [Outcome(spec, ERROR, error, None, 0.0) for spec in specs]
-    return build(course, student, outcomes, errors=[error], source=source)
+    return build(course, student, outcomes, errors=[error], source=source,
+                 files_digest=files_digest)
 
 
 def _test(outcome: Outcome) -> dict[str, Any]:
@@ -115,9 +143,9 @@ def _test(outcome: Outcome) -> dict[str, Any]:
         "max_score": _round(spec.points),
         "status": outcome.status,
         "visibility": spec.marker.visibility,
-        "feedback": explain(outcome),
-        "diagnosis": None if d is None else {"key": d.key, "title": d.title,
-                                             "message": d.message},
+        "feedback": inert.text(explain(outcome)),
+        "diagnosis": None if d is None else {"key": d.key, "title": inert.text(d.title),
+                                             "message": inert.text(d.message)},
         "seconds": round(outcome.seconds, 4),
     }
 
@@ -136,13 +164,22 @@ def write(result: Result, path: Path) -> None:
 
 
 def write_json(data: Any, path: Path) -> None:
-    """Write JSON atomically (temporary file, fsync, rename)."""
+    """Write JSON atomically (temporary file, fsync, rename).
+
+    Text that cannot be encoded (a lone surrogate from a student's exception message) is
+    written as its escape (`grader.inert.text`) rather than failing the write.
+    """
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    try:
+        payload = text.encode("utf-8")
+    except UnicodeEncodeError:  # rare: only then pay for walking the data
+        payload = (json.dumps(_valid_text(data), indent=2, ensure_ascii=False) + "\n"
+                   ).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -152,9 +189,26 @@ def write_json(data: Any, path: Path) -> None:
         raise
 
 
+def _valid_text(data: Any) -> Any:
+    """``data`` with every string (keys too) made encodable (`grader.inert.text`)."""
+    if isinstance(data, str):
+        return inert.text(data)
+    if isinstance(data, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_valid_text(v) for v in data]
+    return data
+
+
 def result_path(out: Path, student: str) -> Path:
-    """Where a student's result lives in the output folder."""
-    return out / f"{student}.json"
+    """Where a student's result lives in the output folder: ``<stem>.json``, the stem
+    one-to-one with the id (`grader.inert.filename`; ``alice.json``, ``e%2Ev.json``)."""
+    return out / f"{inert.filename(student)}.json"
+
+
+def gradescope_path(out: Path, student: str) -> Path:
+    """Where a student's Gradescope ``results.json`` lives in the output folder."""
+    return out / f"{inert.filename(student)}.gradescope.json"
 
 
 def load(path: Path) -> Result | None:
@@ -168,10 +222,13 @@ def load(path: Path) -> Result | None:
 
 
 def iter_results(out: Path) -> Iterator[Result]:
-    """Every valid result in an output folder, by student id, one at a time (a class of any
-    size is never held in memory at once)."""
+    """Every valid result in an output folder, by file name, one at a time (a class of any
+    size is never held in memory at once). Only ``<stem>.json`` files are read: a result's
+    stem holds no dot, so Gradescope files and temporary files are never taken for one."""
     for path in sorted(out.glob("*.json")):
-        loaded = load(path)  # other JSON files (Gradescope's) do not follow the schema
+        if path.name.count(".") != 1 or path.name.startswith("."):
+            continue
+        loaded = load(path)
         if loaded is not None:
             yield loaded
 

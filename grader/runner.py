@@ -51,6 +51,9 @@ class Outcome:
         The recognised misconception, if any.
     seconds : float
         Wall-clock time of the test.
+    calls : tuple of str
+        The student functions the test called (``module.function``) before it ended: what a
+        failure may have come through (`grader.blame`).
     """
 
     spec: TestSpec
@@ -58,6 +61,7 @@ class Outcome:
     feedback: str
     diagnosis: Diagnosis | None
     seconds: float
+    calls: tuple[str, ...] = ()
 
     @property
     def score(self) -> float:
@@ -70,10 +74,18 @@ class Outcome:
         return self.diagnosis is not None and self.diagnosis.key == "not_implemented"
 
 
-def seed_for(secret: str | None, student: str, test_id: str) -> int:
-    """The seed of one test for one student: a hash of the course secret, the student id and
-    the test id, so students get different inputs and a regrade gets the same ones."""
-    text = "\0".join((secret or "", student, test_id)).encode("utf-8")
+def seed_for(secret: str | None, student: str, test_id: str, digest: str = "") -> int:
+    """The seed of one test for one student's files.
+
+    A hash of the course secret, the student id, the test id and the digest of the files
+    graded (`grader.submissions.Unpacked.digest`): students get different inputs, a regrade
+    of the same files gets the same ones, and a resubmission with changed code gets new
+    ones, so expected values shown in feedback never carry over to the next attempt (no
+    free oracle). Without a digest (``grader check``'s public checks, which show no
+    reference value) the inputs depend on the student and the test only.
+    """
+    parts = (secret or "", student, test_id, *((digest,) if digest else ()))
+    text = "\0".join(parts).encode("utf-8", "surrogatepass")
     return int.from_bytes(hashlib.sha256(text).digest()[:8], "big")
 
 
@@ -86,11 +98,15 @@ def run_test(
 ) -> Outcome:
     """Run one test and turn whatever happens into an :class:`Outcome`."""
     ctx = Context(spec.module, sandbox, np.random.default_rng(seed), reference,
-                  spec.marker.timeout)
+                  spec.marker.timeout, show_expected=spec.show_expected,
+                  declared_calls=dict(spec.course_calls))
     started = time.perf_counter()
 
     def outcome(status: str, feedback: str = "", diagnosis: Diagnosis | None = None) -> Outcome:
-        return Outcome(spec, status, feedback, diagnosis, time.perf_counter() - started)
+        if status != PASSED:  # which isolated calls may have run the student's own code
+            feedback += ctx.isolation_note()
+        return Outcome(spec, status, feedback, diagnosis, time.perf_counter() - started,
+                       tuple(ctx.calls))
 
     try:
         spec.func(ctx)
@@ -142,12 +158,17 @@ def run_tests(
     secret: str | None,
     reference: Mapping[str, ModuleType] | None = None,
     progress: Callable[[Outcome], None] | None = None,
+    digest: str = "",
 ) -> list[Outcome]:
-    """Run tests in order on one sandbox; one outcome per test, whatever happens."""
+    """Run tests in order on one sandbox; one outcome per test, whatever happens.
+
+    Each test is seeded by `seed_for` from ``secret``, ``student``, its id and ``digest``
+    (the digest of the files graded; empty for the public checks).
+    """
     outcomes = []
     for spec in specs:
-        result = run_test(spec, sandbox, seed=seed_for(secret, student, spec.test_id),
-                          reference=reference)
+        seed = seed_for(secret, student, spec.test_id, digest)
+        result = run_test(spec, sandbox, seed=seed, reference=reference)
         outcomes.append(result)
         if progress is not None:
             progress(result)

@@ -5,6 +5,26 @@ limits, a scrubbed environment and an empty working directory, and calls the sub
 functions through the :mod:`grader.wire` channel. Every returned value is rebuilt from bytes in
 this process. A call that overruns its deadline, or a child that dies, costs that call only:
 the process group is killed and the next call starts a fresh child.
+
+Guarantees, each resting on a limit of :class:`Limits`:
+
+- **Deadlines.** Every write to the child and every read from it ends by the call's deadline
+  (``call_timeout``, cut to what is left of ``submission_timeout``), callbacks included; a
+  child that stops reading or answering costs its call a timeout and is killed.
+- **Sizes.** A message from the child over ``message_mb`` is refused at its header and the
+  child killed; a callback reply that would be larger is the student's error (a
+  ``CallbackError`` in the child), and so is a callback that needs more than ``callback_mb``
+  of memory (:mod:`grader.budget`).
+- **Memory of the grader.** What one child can make a grading process allocate beyond the
+  grader's own (the course, the reference, the test's values) is at most
+  :attr:`Limits.grader_memory_bytes` = ``wire.READ_FACTOR * message_mb + callback_mb``
+  (256 MB + 256 MB by default): reading its largest message, then serving a callback.
+- **Evidence.** A call's array arguments are written to a new file of the child's I/O
+  folder, which the child maps and builds its arguments on; after the call the grader reads
+  the file back itself (:mod:`grader.evidence`), so :attr:`CallResult.mutated` is its own
+  observation, whatever the student's code replaced in the child. Arguments passed as
+  handles stay in the child and cannot be observed (:attr:`CallResult.unobserved`); whether
+  a result shares memory with an argument cannot be observed at all, and is not reported.
 """
 
 from __future__ import annotations
@@ -20,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from grader import launch, wire
+from grader import budget, evidence, launch, wire
 from grader.isolation import Isolation, detect
 
 CHILD_SCRIPT = Path(__file__).with_name("_child.py")
@@ -42,6 +62,14 @@ class Limits:
         Largest file the child may write (``RLIMIT_FSIZE``), its captured output included.
     output_bytes : int
         How much of the child's stdout and stderr is kept for feedback.
+    message_mb : int
+        Largest message between grader and child, in MiB: one from the child is refused at
+        its header, a callback reply over it is the student's error.
+    callback_mb : int
+        How much a callback (the grader's function run at the child's request) may grow the
+        grading process's address space, in MiB.
+    allow_imports : tuple of str
+        Packages a submission may import besides numpy and the standard library.
     """
 
     call_timeout: float = 10.0
@@ -49,6 +77,21 @@ class Limits:
     memory_mb: int = 2048
     file_size_mb: int = 64
     output_bytes: int = 16 * 1024
+    message_mb: int = 32
+    callback_mb: int = 256
+    allow_imports: tuple[str, ...] = ()
+
+    @property
+    def message_memory_bytes(self) -> int:
+        """The most the grader's memory grows while it reads one message from the child
+        (``wire.READ_FACTOR * message_mb``, see :mod:`grader.wire`)."""
+        return wire.READ_FACTOR * (self.message_mb << 20)
+
+    @property
+    def grader_memory_bytes(self) -> int:
+        """The most one child can make its grading process allocate beyond the grader's own
+        memory: reading one message, plus one callback's budget (its reply included)."""
+        return self.message_memory_bytes + (self.callback_mb << 20)
 
 
 class StudentError(Exception):
@@ -60,7 +103,7 @@ class StudentError(Exception):
         self.type_name = type_name
         self.message = message
         self.traceback = traceback
-        #: argument paths the call changed in place before it raised
+        #: argument paths the call changed in place before it raised (see CallResult.mutated)
         self.mutated = mutated or []
 
     @property
@@ -91,17 +134,24 @@ class CallResult:
     value : Any
         The returned value: fresh numpy arrays, Python numbers, strings, containers.
     mutated : list of str
-        Argument paths (``args[0]['W1']``) whose arrays the call changed in place.
-    aliased : list of str
-        Argument paths that the returned arrays share memory with.
+        Argument paths (``args[0]['W1']``) of arrays the call changed in place: the grader
+        saw their bytes change (its own observation), or the child reported the entry
+        replaced (its word against itself: it can add a failure, never remove one).
+    unobserved : list of str
+        Argument paths of handles: values kept in the child, whose changes the grader
+        cannot see (a call with any is no evidence of leaving its arguments unchanged).
     seconds : float
         Time spent inside the student's function, as measured in the child.
+    unisolated : list of str
+        The child's word on functions it was asked to swap for the reference but could not
+        reach everywhere the student's code holds them (`grader.swapping`): feedback only.
     """
 
     value: Any
     mutated: list[str] = field(default_factory=list)
-    aliased: list[str] = field(default_factory=list)
+    unobserved: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    unisolated: list[str] = field(default_factory=list)
 
 
 class Runner(Protocol):
@@ -182,7 +232,7 @@ class Sandbox:
                  course: Mapping[str, Sequence[str]] | None = None,
                  helpers: Mapping[str, str] | None = None) -> None:
         self.limits = limits or Limits()
-        self.isolation = isolation or detect()
+        self.isolation = (isolation or detect()).allowing(self.limits.allow_imports)
         self.course = {m: list(fs) for m, fs in (course or {}).items()}
         self.helpers = dict(helpers or {})
         self.budget_left = self.limits.submission_timeout
@@ -190,6 +240,8 @@ class Sandbox:
         self.broken_modules: dict[str, str] = dict(unavailable or {})
         #: functions that ran past a deadline: not called again, each would cost another one
         self.timed_out: dict[tuple[str, str], str] = {}
+        #: blocked or suspicious actions the child reported (for the instructor, no points)
+        self.attempts: list[str] = []
         self._present: set[str] = set()
         self._child: launch.Child | None = None
         self._zygote: launch.Zygote | None = None
@@ -233,8 +285,10 @@ class Sandbox:
                                                limits.file_size_mb)
         except launch.Unavailable as exc:
             raise SandboxUnavailable(f"{exc}; check `grader doctor`") from None
+        self._child.reader.limit = limits.message_mb << 20
+        start_deadline = time.monotonic() + max(self.limits.call_timeout, 10.0)
         try:  # no student code has run yet: a failure here is the grader's, not the student's
-            ready = self._read(time.monotonic() + max(self.limits.call_timeout, 10.0))
+            ready = self._read(start_deadline)
         except (wire.WireError, OSError) as exc:
             ready = {"op": f"nothing ({exc})"}
         if ready.get("op") != "ready":
@@ -246,7 +300,7 @@ class Sandbox:
         if self.course or self.helpers:
             assert self._child is not None
             wire.write_message(self._child.write_fd, {"op": "course", "modules": self.course,
-                                                      "helpers": self.helpers})
+                                                      "helpers": self.helpers}, start_deadline)
 
     def _kill(self) -> None:
         child, self._child = self._child, None
@@ -330,8 +384,9 @@ class Sandbox:
         limit = min(wanted, self.budget_left)
         started = time.monotonic()
         try:
-            return self._call(module, function, args, kwargs or {}, callbacks or {},
-                              patch, errstate, started + limit, limit, limit >= wanted)
+            with budget.calling(started + limit):
+                return self._call(module, function, args, kwargs or {}, callbacks or {},
+                                  patch, errstate, started + limit, limit, limit >= wanted)
         finally:
             self.budget_left -= time.monotonic() - started
 
@@ -341,27 +396,39 @@ class Sandbox:
         errstate: str | None, deadline: float, limit: float, full_deadline: bool,
     ) -> CallResult:
         call_id = next(self._ids)
+        shared = wire.SharedArrays()  # the array arguments: observed by the grader itself
         message = {"op": "call", "id": call_id, "module": module, "function": function,
-                   "args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs)),
+                   "args": wire.encode(list(args), shared=shared),
+                   "kwargs": wire.encode(dict(kwargs), shared=shared),
                    "patch": [list(p) for p in patch], "errstate": errstate}
         importing: str | None = None
+        written: evidence.SharedFile | None = None
         try:
             if self._child is None:
                 self._start()  # SandboxUnavailable passes through: it is not the student's
             assert self._child is not None
-            wire.write_message(self._child.write_fd, message)
+            if shared.regions:
+                try:
+                    written = evidence.SharedFile(self._child.io, shared.data)
+                except evidence.Unusable as exc:
+                    raise SandboxUnavailable(str(exc)) from None
+                message["shared"] = written.child_path
+            wire.write_message(self._child.write_fd, message, deadline)
             while True:
                 reply = self._read(deadline)
                 op = reply.get("op")
                 if op == "importing":
-                    importing = str(reply.get("module"))
+                    importing = str(reply.get("module"))[:200]
                 elif op == "imported":
                     importing = None
                 elif op == "callback":
-                    self._serve_callback(reply, callbacks)
+                    self._serve_callback(reply, callbacks, deadline)
                 elif op == "result":
+                    launch.note_attempts(self.attempts, reply.get("attempts"))
                     if reply.get("id") == call_id:
-                        return self._result(reply, module)
+                        seen = evidence.observe(shared, written, args, kwargs,
+                                                reply.get("replaced"))
+                        return self._result(reply, seen)
                     # a stale or forged answer to another call: it cannot be this call's
                 else:
                     raise wire.WireError(f"unexpected message {op!r}")
@@ -376,19 +443,30 @@ class Sandbox:
                 self.timed_out[module, function] = stopped
             raise StudentTimeout(stopped) from None
         except (wire.WireError, OSError) as exc:
-            code = self._child.exit_code(1.0) if self._child is not None else None
-            self._kill()
-            what = _describe_exit(code) if code is not None else f"the channel broke ({exc})"
+            if isinstance(exc, wire.MessageTooLarge):  # no need to wait: it is still sending
+                self._kill()
+                what = (f"the process sent a message of {exc.size / 2**20:.3g} MB, over the "
+                        f"limit of {self.limits.message_mb} MB,")
+            else:
+                code = self._child.exit_code(1.0) if self._child is not None else None
+                self._kill()
+                what = _describe_exit(code) if code is not None \
+                    else f"the channel broke ({exc})"
             if importing is not None:
                 self.broken_modules[importing] = (
                     f"importing {importing}.py ended the process: {what}")
             raise SandboxCrash(f"{what} during the call to {module}.{function}") from None
+        finally:
+            if written is not None:
+                written.close()
 
-    def _serve_callback(
-        self, request: dict[str, Any], callbacks: Mapping[str, Callable[..., Any]]
-    ) -> None:
-        name = str(request.get("name"))
+    def _serve_callback(self, request: dict[str, Any],
+                        callbacks: Mapping[str, Callable[..., Any]], deadline: float) -> None:
+        """Run the grader's function the child asked for, within the call's deadline and the
+        callback budget, and send its reply (at most ``message_mb``) back."""
+        name = str(request.get("name"))[:200]
         function = callbacks.get(name)
+        limits = self.limits
         try:
             if function is None:
                 raise LookupError(f"no function {name!r} was offered to the submission")
@@ -396,17 +474,30 @@ class Sandbox:
             kwargs = wire.decode(request.get("kwargs", {}))
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise TypeError("malformed arguments")
-            value = function(*args, **kwargs)
-            reply: dict[str, Any] = {"op": "callback_result", "ok": True,
-                                     "value": wire.encode(value),
-                                     "rng_states": wire.rng_states(args, kwargs)}
+            # the reply is encoded within the budget too: its size is the request's doing
+            with budget.serving(deadline, limits.callback_mb << 20):
+                value = function(*args, **kwargs)
+                data = wire.dumps({"op": "callback_result", "ok": True,
+                                   "value": wire.encode(value),
+                                   "rng_states": wire.rng_states(args, kwargs)})
+                del value
+            if len(data) - 4 > limits.message_mb << 20:
+                data = _callback_error(f"the reply of {name} would be {len(data) / 2**20:.3g} "
+                                       f"MB, over the limit of {limits.message_mb} MB")
+        except budget.OutOfTime:
+            raise wire.ChannelTimeout("a callback ran into the call's deadline") from None
+        except MemoryError:
+            data = _callback_error(f"{name} needed more memory than the callback budget of "
+                                   f"{limits.callback_mb} MB allows")
         except Exception as exc:  # the submission passed something the function rejects
-            reply = {"op": "callback_result", "ok": False,
-                     "error": f"{name} raised {type(exc).__name__}: {exc}"}
+            data = _callback_error(f"{name} raised {type(exc).__name__}: {str(exc)[:1000]}")
+        if time.monotonic() > deadline:  # where the callback could not be interrupted
+            raise wire.ChannelTimeout("a callback ran past the call's deadline")
         assert self._child is not None
-        wire.write_message(self._child.write_fd, reply)
+        wire.write(self._child.write_fd, data, deadline)
 
-    def _result(self, reply: dict[str, Any], module: str) -> CallResult:
+    def _result(self, reply: dict[str, Any], seen: tuple[list[str], list[str]]) -> CallResult:
+        mutated, unobserved = seen
         if not reply.get("ok"):
             error = reply.get("error")
             if not isinstance(error, dict):
@@ -419,11 +510,15 @@ class Sandbox:
                 self._kill()
                 message = (f"{message} ({self.limits.file_size_mb} MB); print less, or "
                            "remove the debugging prints")
-            mutated = [str(p) for p in reply.get("mutated", []) if isinstance(p, str)]
             raise StudentError(type_name, message, tb, mutated)
         value = wire.decode(reply.get("value"))
-        mutated = [str(p) for p in reply.get("mutated", []) if isinstance(p, str)]
-        aliased = [str(p) for p in reply.get("aliased", []) if isinstance(p, str)]
         seconds = reply.get("seconds", 0.0)
-        return CallResult(value, mutated, aliased,
-                          float(seconds) if isinstance(seconds, int | float) else 0.0)
+        unisolated = reply.get("unisolated")
+        return CallResult(value, mutated, unobserved,
+                          float(seconds) if isinstance(seconds, int | float) else 0.0,
+                          [str(line)[:300] for line in unisolated[:10]]
+                          if isinstance(unisolated, list) else [])
+
+
+def _callback_error(message: str) -> bytes:
+    return wire.dumps({"op": "callback_result", "ok": False, "error": message})

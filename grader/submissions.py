@@ -1,35 +1,70 @@
-"""Submissions: find them (folder, zip, notebook, or a folder of those) and unpack their modules.
+"""The student's code: one definition of which files are taken from a submission, and from where.
 
-Only the course's module files are taken from a submission, as text, and written into a fresh
-folder for the sandbox: nothing is extracted by the archive's own paths, no link is followed,
-and every size is capped, so a hostile archive cannot write outside that folder or fill the
-disk. What cannot be read becomes a message in that student's result.
+`grader grade`, `grader check`, the nbgrader bridge and Gradescope all read a submission (a
+folder, a ``.zip`` or a ``.ipynb``) through `unpack`, so each sees the same files:
+
+- **from which folder**: a release- or course-shaped folder (``exercises/`` beside ``checks/``,
+  ``grader/``, ``solutions/``, ``autograde_tests/`` or ``course.toml``) is one student, read
+  from its ``exercises/`` only. Folders named ``grader``, ``checks``, ``solutions``,
+  ``autograde_tests``, ``__pycache__``, ``site-packages`` or ``__MACOSX``, hidden folders
+  (``.ipynb_checkpoints``, ``.venv`` ...) and virtual environments (a folder holding
+  ``pyvenv.cfg``) are never read; nor is anything deeper than four folders;
+- **which files**: for each course module the shallowest ``<module>.py``, and beside them the
+  student's own helper modules (the other ``.py`` files of those folders whose names can be
+  imported and hide no standard-library module: at most `MAX_HELPERS`, each at most
+  `MAX_MODULE_BYTES`, `MAX_HELPER_BYTES` in all);
+- **notebooks** (`grader.cells`), for the modules no ``.py`` file gave: every ``%%writefile``
+  form, ``# module: <name>`` cells, nbgrader cells by ``grade_id``, and so per-module
+  notebooks as nbgrader releases them (``submitted/<id>/<assignment>/<module>.ipynb``);
+- **near misses** (``Neuron.py``, ``neuron (1).py``, ``neuron-1.py``, ``neuron.py.txt``) are
+  not taken, but named: "found Neuron.py: rename it to neuron.py".
+
+Files are read as text, never extracted by an archive's own paths, links are never followed,
+and every size is capped, so a hostile archive cannot write outside the grader's folder or fill
+the disk. What cannot be read becomes a message in that student's result.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import stat
+import hashlib
+import io
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from grader import inert
+from grader.cells import cell_files, helper_name_ok, parse_notebook
+from grader.tree import (
+    COURSE_MARKS,
+    LINK,
+    MAX_DEPTH,
+    MAX_ENTRIES,
+    NEVER_READ,
+    OUTSIDE,
+    FileEntry,
+    Reader,
+    SubmissionError,
+    folder_files,
+    near_miss,
+    zip_files,
+)
+
+__all__ = ["MAX_DEPTH", "MAX_ENTRIES", "Submission", "SubmissionError", "Unpacked",
+           "discover", "student_id", "unpack"]
 
 #: largest module file accepted (bytes)
 MAX_MODULE_BYTES = 1024 * 1024
 #: largest notebook accepted (bytes)
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
-#: most entries read from one archive or folder
-MAX_ENTRIES = 5000
-#: deepest folder level searched for module files
-MAX_DEPTH = 4
+#: most notebooks read from one submission
+MAX_NOTEBOOKS = 32
+#: most helper modules (the student's own ``.py`` files beside the course's) taken
+MAX_HELPERS = 16
+#: most bytes of helper modules taken, all together
+MAX_HELPER_BYTES = 2 * 1024 * 1024
 ENTRY_SUFFIXES = (".zip", ".ipynb")
-
-
-class SubmissionError(Exception):
-    """The submission as a whole cannot be read (the message says why and what to do)."""
 
 
 @dataclass(frozen=True)
@@ -42,33 +77,88 @@ class Submission:
 
 @dataclass
 class Unpacked:
-    """The modules found in a submission, as source text, and what went wrong on the way."""
+    """The student's code found in a submission, as source text, and what went wrong.
+
+    Attributes
+    ----------
+    modules : dict of str to str
+        Course module name to source.
+    problems : dict of str to str
+        Course modules whose file exists but cannot be used, with the reason.
+    notes : list of str
+        What was refused or could not be read, for the student to read.
+    helpers : dict of str to str
+        The student's own helper modules beside the course modules, name to source.
+    origins : dict of str to str
+        Each module's and helper's file name (``neuron.py``) to where it was read from,
+        relative to the submission (``exercises/neuron.py``, ``hw.ipynb (neuron.py)``).
+    hints : dict of str to str
+        Missing course modules with a near-miss file found: "found Neuron.py: rename it to
+        neuron.py".
+    """
 
     modules: dict[str, str] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    helpers: dict[str, str] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
+    hints: dict[str, str] = field(default_factory=dict)
+
+    def files(self) -> dict[str, str]:
+        """Every file graded, ``<name>.py`` to source, sorted by name."""
+        named = {f"{m}.py": s for m, s in self.modules.items()}
+        named.update((f"{h}.py", s) for h, s in self.helpers.items())
+        return dict(sorted(named.items()))
+
+    def digest(self) -> str:
+        """SHA-256 (hex) over the sorted names and sources of every file graded: the same
+        files give the same digest, however they were submitted (folder, zip, notebook)."""
+        digest = hashlib.sha256()
+        for name, source in self.files().items():
+            data = source.encode("utf-8")
+            digest.update(f"{name}\0{len(data)}\0".encode())
+            digest.update(data)
+        return digest.hexdigest()
+
+    def missing(self, modules: Sequence[str]) -> dict[str, str]:
+        """Course modules neither found nor broken, with why (and the near miss, if any)."""
+        return {m: f"{m}.py is missing from the submission"
+                   + (f"; {self.hints[m]}" if m in self.hints else "")
+                for m in modules if m not in self.modules and m not in self.problems}
 
     def write(self, folder: Path) -> None:
-        """Write the modules found into ``folder`` as ``<module>.py``."""
+        """Write every file graded into ``folder`` as ``<name>.py``."""
         folder.mkdir(parents=True, exist_ok=True)
-        for module, source in self.modules.items():
-            (folder / f"{module}.py").write_text(source, encoding="utf-8")
+        for name, source in self.files().items():
+            (folder / name).write_text(source, encoding="utf-8")
+
+    def zip_bytes(self) -> bytes:
+        """The upload zip of exactly the files graded, flat, with fixed timestamps."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, source in self.files().items():
+                archive.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), source)
+        return buffer.getvalue()
 
 
 def student_id(path: Path) -> str:
-    """The student id: the entry's name without its extension."""
+    """The student id: the entry's name without its extension (as valid Unicode text: a
+    name that is not UTF-8 keeps its undecodable bytes as escapes, ``\\udcff``)."""
     name = path.name
     for suffix in ENTRY_SUFFIXES:
         if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+            name = name[: -len(suffix)]
+            break
+    return inert.text(name)
 
 
 def discover(paths: Sequence[Path], modules: Sequence[str]) -> list[Submission]:
     """Turn command-line paths into submissions.
 
     A path is one submission when it is a ``.zip``, a ``.ipynb``, or a folder holding module
-    files; any other folder is a class: each of its folders, zips and notebooks is a student.
+    files, per-module notebooks, a near miss of a module file, or a release or course
+    (``exercises/`` beside ``checks/``, ``grader/`` ...); any other folder is a class: each of
+    its folders, zips and notebooks is a student.
 
     Raises
     ------
@@ -85,9 +175,10 @@ def discover(paths: Sequence[Path], modules: Sequence[str]) -> list[Submission]:
         if not path.is_dir():
             raise SubmissionError(f"{path} is not a folder, .zip or .ipynb submission")
         entries = sorted(p for p in path.iterdir()
-                         if not p.name.startswith(".") and (p.is_dir() or p.is_symlink()
-                                                            or p.suffix.lower()
-                                                            in ENTRY_SUFFIXES))
+                         if not p.name.startswith(".") and p.name not in ("__MACOSX",
+                                                                          "__pycache__")
+                         and (p.is_dir() or p.is_symlink()
+                              or p.suffix.lower() in ENTRY_SUFFIXES))
         if not entries:
             raise SubmissionError(
                 f"{path} holds no submissions (folders, .zip or .ipynb files, or module files "
@@ -99,11 +190,16 @@ def discover(paths: Sequence[Path], modules: Sequence[str]) -> list[Submission]:
 def _is_entry(path: Path, modules: Sequence[str]) -> bool:
     if path.suffix.lower() in ENTRY_SUFFIXES:
         return True
-    return path.is_dir() and any((path / f"{m}.py").is_file() for m in modules)
+    if path.is_symlink() or not path.is_dir():
+        return False
+    names = {p.name for p in path.iterdir()}
+    return (any(f"{m}.py" in names or f"{m}.ipynb" in names for m in modules)
+            or ("exercises" in names and bool(names & COURSE_MARKS))
+            or any(near_miss(n, modules) for n in names))
 
 
 def unpack(submission: Submission, modules: Sequence[str]) -> Unpacked:
-    """Read the course modules out of a submission.
+    """Read the student's code out of a submission (see the module docstring).
 
     Raises
     ------
@@ -115,219 +211,224 @@ def unpack(submission: Submission, modules: Sequence[str]) -> Unpacked:
         raise SubmissionError(f"{path.name} is a symbolic link; links are not followed")
     suffix = path.suffix.lower()
     if suffix == ".ipynb":
-        return _from_notebook(path, modules)
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            raise SubmissionError(f"{path.name} is over {MAX_NOTEBOOK_BYTES} bytes")
+        result = Unpacked()
+        _add_notebook(result, parse_notebook(path.read_bytes(), path.name), modules,
+                      path.name)
+        _hint_helpers(result, modules)
+        if not result.modules and not result.problems:
+            result.notes.append("no module cells found: start each code cell with a line "
+                                "'# module: <name>' (e.g. '# module: neuron') or "
+                                "'%%writefile <name>.py'")
+        return result
     if suffix == ".zip":
-        return _pick(_zip_files(path), modules, f"{path.name}")
+        with zip_files(path) as members:  # read while the archive is open
+            return _select(members, modules, path.name)
     if path.is_dir():
-        found = _pick(_folder_files(path), modules, f"{path.name}/")
-        notebooks = sorted(p for p in path.glob("*.ipynb") if p.is_file())
-        if not found.modules and not found.problems and notebooks:
-            return _from_notebooks(notebooks, modules)  # e.g. nbgrader: a notebook per module
-        return found
+        return _select(folder_files(path), modules, f"{path.name}/")
     raise SubmissionError(f"{path.name} is not a folder, .zip or .ipynb")
 
 
-# -- files of folders and archives ---------------------------------------------------------------
-# Each yields (relative POSIX path, size, read function) for regular files only.
-FileEntry = tuple[PurePosixPath, int, "Reader"]
+# -- choosing the files ---------------------------------------------------------------------------
+def _readable(relative: PurePosixPath, venvs: set[PurePosixPath]) -> bool:
+    """Whether a file may be the student's code: not in a folder that is never read, not
+    hidden, not too deep."""
+    folders = relative.parts[:-1]
+    return (len(relative.parts) <= MAX_DEPTH + 1 and not relative.name.startswith(".")
+            and not any(p in NEVER_READ or p.startswith(".") for p in folders)
+            and not any(parent in venvs for parent in relative.parents))
 
 
-class Reader:
-    """Reads at most ``limit`` bytes of one file of a folder or archive."""
-
-    def __init__(self, open_file: object, name: str) -> None:
-        self._open = open_file
-        self.name = name
-
-    def read(self, limit: int) -> bytes:
-        with self._open() as fh:  # type: ignore[operator]
-            data: bytes = fh.read(limit + 1)
-        return data
+def _course_exercises(present: set[PurePosixPath],
+                      modules: Sequence[str]) -> PurePosixPath | None:
+    """The shallowest ``exercises/`` of a release- or course-shaped folder, if any."""
+    shaped = [p for p in present if p.name == "exercises"
+              and any(p.parent / mark in present for mark in COURSE_MARKS)
+              and any(p / f"{m}{ext}" in present for m in modules for ext in (".py", ".ipynb"))]
+    return min(shaped, key=lambda p: (len(p.parts), p.as_posix())) if shaped else None
 
 
-def _folder_files(root: Path) -> Iterator[FileEntry]:
-    count = 0
-    stack = [(root, 0)]
-    while stack:
-        folder, depth = stack.pop()
-        for entry in sorted(folder.iterdir()):
-            count += 1
-            if count > MAX_ENTRIES:
-                raise SubmissionError(f"{root.name} holds more than {MAX_ENTRIES} files")
-            info = entry.lstat()
-            relative = PurePosixPath(entry.relative_to(root).as_posix())
-            if stat.S_ISLNK(info.st_mode):
-                yield relative, -1, Reader(None, "link")
-            elif stat.S_ISDIR(info.st_mode) and depth < MAX_DEPTH:
-                stack.append((entry, depth + 1))
-            elif stat.S_ISREG(info.st_mode):
-                yield relative, info.st_size, Reader(lambda e=entry: open(e, "rb"), str(relative))
-
-
-def _zip_files(path: Path) -> Iterator[FileEntry]:
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise SubmissionError(f"{path.name} is not a readable zip archive ({exc}); "
-                              "zip the folder again and resubmit") from None
-    with archive:
-        infos = archive.infolist()
-        if len(infos) > MAX_ENTRIES:
-            raise SubmissionError(f"{path.name} holds more than {MAX_ENTRIES} entries")
-        for info in infos:
-            name = info.filename.replace("\\", "/")
-            relative = PurePosixPath(name)
-            if info.is_dir():
-                continue
-            if name.startswith("/") or ".." in relative.parts or re.match(r"^[A-Za-z]:", name):
-                yield relative, -2, Reader(None, name)
-                continue
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                yield relative, -1, Reader(None, name)
-                continue
-            yield relative, info.file_size, Reader(
-                lambda i=info: archive.open(i), name)
-
-
-def _pick(files: Iterator[FileEntry], modules: Sequence[str], where: str) -> Unpacked:
-    """Take the shallowest ``<module>.py`` for each module; note everything refused."""
-    wanted = {f"{m}.py": m for m in modules}
-    depth_of: dict[str, int] = {}
+def _select(files: Iterable[FileEntry], modules: Sequence[str], where: str) -> Unpacked:
+    """Choose the student's code among a folder's or archive's files (module docstring)."""
+    entries: list[FileEntry] = []
+    present: set[PurePosixPath] = set()
     result = Unpacked()
-    for relative, size, reader in files:
-        if relative.parts and relative.parts[0] == "__MACOSX":
-            continue
-        module = wanted.get(relative.name)
-        if module is None:
-            continue
-        if size == -2:
+    for entry in files:
+        relative, size = entry[0], entry[1]
+        present.add(relative)
+        present.update(relative.parents)
+        if size == OUTSIDE and relative.name[:-3] in modules:
             result.notes.append(f"{relative} ignored: archive paths must stay inside the archive")
+        elif size >= 0 or size == LINK:
+            entries.append(entry)
+    venvs = {p.parent for p in present if p.name == "pyvenv.cfg"}
+    base = _course_exercises(present, modules)
+    kept = sorted((e for e in entries if _readable(e[0], venvs)
+                   and (base is None or base in e[0].parents)),
+                  key=lambda e: (len(e[0].parts), e[0].as_posix()))  # shallowest first
+    folders: set[PurePosixPath] = set()
+    for relative, size, reader in kept:
+        module = relative.name[:-3] if relative.name.endswith(".py") else ""
+        if module not in modules or module in result.modules or module in result.problems:
             continue
-        if size == -1:
+        if size == LINK:
             result.notes.append(f"{relative} ignored: it is a symbolic link, which is not "
                                 "followed; submit the file itself")
             continue
-        depth = len(relative.parts)
-        if depth >= depth_of.get(module, MAX_DEPTH + 2):
-            continue
-        depth_of[module] = depth
-        result.modules.pop(module, None)
-        result.problems.pop(module, None)
-        if size > MAX_MODULE_BYTES:
-            result.problems[module] = (f"{relative} is {size} bytes, over the limit of "
-                                       f"{MAX_MODULE_BYTES} bytes for a module file")
-            continue
-        try:  # read now: the archive is open only meanwhile
-            data = reader.read(MAX_MODULE_BYTES)
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
-            result.problems[module] = f"{relative} cannot be read ({exc}); submit it again"
-            continue
-        if len(data) > MAX_MODULE_BYTES:
-            result.problems[module] = f"{relative} is over {MAX_MODULE_BYTES} bytes"
-            continue
-        _add_source(result, module, data, str(relative))
+        folders.add(relative.parent)
+        _read_into(result, module, relative, size, reader)
+    if len(result.modules) + len(result.problems) < len(modules):
+        folders |= _notebooks(result, [e for e in kept if e[0].suffix.lower() == ".ipynb"],
+                              modules)
+    _helpers(result, [e for e in kept if e[0].parent in folders], modules)
+    _hint(result, [e[0] for e in kept], modules)
     if not result.modules and not result.problems:
         result.notes.append(f"no module files found in {where}")
     return result
 
 
-def _add_source(result: Unpacked, module: str, data: bytes, label: str) -> None:
+def _read_into(result: Unpacked, name: str, relative: PurePosixPath, size: int,
+               reader: Reader, helper: bool = False) -> int:
+    """Read one file into ``result``: a course module (what fails is its problem) or, with
+    ``helper``, a helper module (what fails is a note). Returns the bytes taken."""
+    limit = MAX_MODULE_BYTES
+    if size > limit:
+        why = f"{relative} is {size} bytes, over the limit of {limit} bytes for a module file"
+        text = ""
+    else:
+        try:  # read now: the archive is open only meanwhile
+            data = reader.read(limit)
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+            text, why = "", f"{relative} cannot be read ({exc}); submit it again"
+        else:
+            text, why = (("", f"{relative} is over {limit} bytes") if len(data) > limit
+                         else _decode(data, str(relative)))
+    if why:
+        if helper:
+            result.notes.append(f"{why} (not graded)")
+        else:
+            result.problems[name] = why
+        return 0
+    (result.helpers if helper else result.modules)[name] = text
+    result.origins[f"{name}.py"] = relative.as_posix()
+    return len(text.encode("utf-8"))
+
+
+def _decode(data: bytes, label: str) -> tuple[str, str]:
+    """``(text, "")`` for a usable source file, else ``("", why not)``."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        result.problems[module] = (f"{label} is not UTF-8 text (byte {exc.start}); "
-                                   "save the file as UTF-8 and resubmit")
-        return
+        return "", (f"{label} is not UTF-8 text (byte {exc.start}); save the file as UTF-8 "
+                    "and resubmit")
     if "\x00" in text:
-        result.problems[module] = f"{label} contains NUL bytes; it is not a Python source file"
-        return
-    result.modules[module] = text
+        return "", f"{label} contains NUL bytes; it is not a Python source file"
+    return text, ""
+
+
+def _helpers(result: Unpacked, beside: Sequence[FileEntry], modules: Sequence[str]) -> None:
+    """Take the student's own modules from the folders that hold the course modules."""
+    total = sum(len(s.encode("utf-8")) for s in result.helpers.values())
+    for relative, size, reader in sorted(beside, key=lambda e: e[0].name):
+        name = relative.name[:-3]
+        if (not relative.name.endswith(".py") or name in modules or name in result.helpers
+                or not helper_name_ok(name) or size < 0):
+            continue
+        if len(result.helpers) >= MAX_HELPERS or total + size > MAX_HELPER_BYTES:
+            result.notes.append(f"{relative} not graded: at most {MAX_HELPERS} helper modules "
+                                f"of {MAX_HELPER_BYTES} bytes in all are taken")
+            continue
+        total += _read_into(result, name, relative, size, reader, helper=True)
 
 
 # -- notebooks ------------------------------------------------------------------------------------
-_MODULE_LINE = re.compile(r"^\s*#\s*module\s*:\s*([A-Za-z_]\w*)\s*$")
-_WRITEFILE = re.compile(r"^\s*%%writefile\s+(?:\S*/)?([A-Za-z_]\w*)\.py\s*$")
+def _add_notebook(result: Unpacked, cells: Sequence[object], modules: Sequence[str],
+                  label: str) -> None:
+    """Take the modules no earlier file gave, and new helpers, from one notebook's cells."""
+    found = cell_files(cells, modules)
+    for kind, target in ((found.modules, result.modules), (found.helpers, result.helpers)):
+        for name, text in kind.items():
+            if name in target or name in result.problems:
+                continue
+            if kind is found.helpers and len(result.helpers) >= MAX_HELPERS:
+                result.notes.append(f"{name}.py of {label} not graded: at most {MAX_HELPERS} "
+                                    "helper modules are taken")
+                continue
+            data = text.encode("utf-8", "surrogatepass")
+            source, why = _decode(data, f"{name}.py of {label}")
+            if not why and len(data) > MAX_MODULE_BYTES:
+                why = f"{name}.py of {label} is over {MAX_MODULE_BYTES} bytes"
+            if why and kind is found.modules:
+                result.problems[name] = why
+            elif why:
+                result.notes.append(f"{why} (not graded)")
+            else:
+                target[name] = source
+                result.origins[f"{name}.py"] = f"{label} ({name}.py)"
 
 
-def _from_notebook(path: Path, modules: Sequence[str]) -> Unpacked:
-    try:
-        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            raise SubmissionError(f"{path.name} is over {MAX_NOTEBOOK_BYTES} bytes")
-        notebook = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise SubmissionError(f"{path.name} is not UTF-8 text; save it again from "
-                              "Jupyter") from None
-    except ValueError as exc:
-        raise SubmissionError(f"{path.name} is not valid notebook JSON ({exc}); open it in "
-                              "Jupyter, save it, and resubmit") from None
-    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-        raise SubmissionError(f"{path.name} is not a Jupyter notebook (no list of cells)")
-    if notebook.get("nbformat") != 4:
-        raise SubmissionError(f"{path.name} is nbformat {notebook.get('nbformat')!r}; "
-                              "only nbformat 4 notebooks are read (save it with Jupyter 4+)")
-    return notebook_modules(notebook["cells"], modules)
-
-
-def _from_notebooks(paths: Sequence[Path], modules: Sequence[str]) -> Unpacked:
-    """Merge the modules of several notebooks (the first notebook holding a module wins)."""
-    merged = Unpacked()
-    for path in paths:
-        try:
-            found = _from_notebook(path, modules)
-        except SubmissionError as exc:
-            merged.notes.append(str(exc))
+def _notebooks(result: Unpacked, notebooks: Sequence[FileEntry],
+               modules: Sequence[str]) -> set[PurePosixPath]:
+    """Fill the modules no ``.py`` file gave from the submission's notebooks, shallowest
+    first (the first notebook holding a module gives it); return the folders of the
+    notebooks that gave one (the student's helper modules beside them are taken too)."""
+    folders: set[PurePosixPath] = set()
+    for relative, size, reader in notebooks[:MAX_NOTEBOOKS]:
+        if size < 0 or size > MAX_NOTEBOOK_BYTES:
+            result.notes.append(f"{relative} ignored: a link, or over {MAX_NOTEBOOK_BYTES} "
+                                "bytes")
             continue
-        for module, source in found.modules.items():
-            merged.modules.setdefault(module, source)
-        for module, problem in found.problems.items():
-            merged.problems.setdefault(module, problem)
-    for module in merged.modules:
-        merged.problems.pop(module, None)
-    if not merged.modules and not merged.problems:
-        merged.notes.append("no module cells found in the notebooks")
-    return merged
+        try:
+            cells = parse_notebook(reader.read(MAX_NOTEBOOK_BYTES), relative.as_posix())
+        except SubmissionError as exc:
+            result.notes.append(str(exc))
+            continue
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+            result.notes.append(f"{relative} cannot be read ({exc}); submit it again")
+            continue
+        before = len(result.modules) + len(result.problems)
+        _add_notebook(result, cells, modules, relative.as_posix())
+        if len(result.modules) + len(result.problems) > before:
+            folders.add(relative.parent)
+    if len(notebooks) > MAX_NOTEBOOKS:
+        result.notes.append(f"only the first {MAX_NOTEBOOKS} notebooks were read")
+    return folders
+
+
+# -- near misses ----------------------------------------------------------------------------------
+def _hint(result: Unpacked, seen: Iterable[PurePosixPath], modules: Sequence[str]) -> None:
+    """Name each missing module's near miss among the files seen."""
+    for relative in seen:
+        module = near_miss(relative.name, modules)
+        if module is not None and module not in result.modules and module not in result.hints:
+            if module not in result.problems:
+                result.hints[module] = f"found {relative}: rename it to {module}.py"
+                _drop_helper(result, relative.name[:-3])
+    _hint_helpers(result, modules)
+
+
+def _hint_helpers(result: Unpacked, modules: Sequence[str]) -> None:
+    """A helper written under a near-miss name of a missing module (``%%writefile
+    Neuron.py``) is that module misnamed: name it, and do not take it."""
+    for name in list(result.helpers):
+        module = near_miss(f"{name}.py", modules)
+        if module is not None and module not in result.modules and module not in result.problems:
+            where = result.origins.get(f"{name}.py", "").split(" (")[0]
+            result.hints.setdefault(module, f"found {name}.py (written by {where}): rename "
+                                            f"it to {module}.py")
+            _drop_helper(result, name)
+
+
+def _drop_helper(result: Unpacked, name: str) -> None:
+    if result.helpers.pop(name, None) is not None:
+        result.origins.pop(f"{name}.py", None)
 
 
 def notebook_modules(cells: Sequence[object], modules: Sequence[str]) -> Unpacked:
-    """Gather each module's code from notebook cells.
-
-    A code cell belongs to a module when its first line is ``# module: <name>`` or
-    ``%%writefile <name>.py``, or when its nbgrader ``grade_id`` is ``<name>`` or starts with
-    ``<name>`` followed by ``-``, ``_``, ``.`` or ``:``. A module's cells are joined in order.
-    """
-    known = set(modules)
-    parts: dict[str, list[str]] = {}
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else str(source)
-        lines = text.splitlines()
-        module = None
-        if lines:
-            for pattern in (_MODULE_LINE, _WRITEFILE):
-                match = pattern.match(lines[0])
-                if match and match.group(1) in known:
-                    module = match.group(1)
-                    if pattern is _WRITEFILE:
-                        text = "\n".join(lines[1:])
-        if module is None:
-            metadata = cell.get("metadata")
-            nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
-            grade_id = nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
-            if isinstance(nbgrader, dict) and nbgrader.get("grade") and \
-                    not nbgrader.get("solution"):
-                continue  # an autograder test cell: the grader's, not the student's code
-            if isinstance(grade_id, str):
-                candidates = [m for m in modules
-                              if grade_id == m or re.match(rf"^{m}[-_.:]", grade_id)]
-                module = max(candidates, key=len) if candidates else None
-        if module is not None:
-            parts.setdefault(module, []).append(text)
+    """Gather each module's code from notebook cells (`grader.cells.cell_files`)."""
     result = Unpacked()
-    for module, texts in parts.items():
-        _add_source(result, module, "\n\n".join(texts).encode("utf-8"), f"{module} cells")
+    _add_notebook(result, cells, modules, "the notebook")
     if not result.modules:
         result.notes.append("no module cells found: start each code cell with a line "
                             "'# module: <name>' (e.g. '# module: neuron')")

@@ -18,6 +18,21 @@ least one passing expectation and no failure: positive evidence only.
 
 Helpers shared by one course's checks and tests live with the course, not here
 (``checks/course_helpers.py``, see `grader.course`).
+
+Isolation: a hidden test of a function that calls other graded functions calls it ``with
+ctx.isolated():``, so that a mistake in those costs this test nothing. Only the called
+function's *declared calls* are swapped for the reference: the ``[calls]`` table of
+``course.toml`` (`grader.course.Course.calls`), one entry per function for the whole course
+rather than an argument of each test's marker, so that every test of a function isolates the
+same things and a test generated from the course can check the table
+(``tests/test_delegation.py``). A function is never handed its own answer: its declared calls
+never include a function whose reference computes the same quantity (``layer.backward`` does
+not declare ``backward_loops``), and whatever else it calls runs as the student's own code.
+``ctx.isolated("mlp.forward")`` swaps a subset of the declared calls; a name that the function
+called does not declare raises `UndeclaredCall`. The swap reaches every place the student's
+code holds the function (tables, closures, default arguments, ``functools.partial``, class
+attributes: `grader.swapping`); where it cannot, the feedback of a failed test says which
+calls may have run unisolated (`Context.isolation_note`).
 """
 
 from __future__ import annotations
@@ -60,6 +75,10 @@ class Marker:
         Seconds each student call in this test may take (None: the course default).
     public : bool
         True for a public check (runs on the student's machine, needs no reference).
+    uses : tuple of str
+        Other student functions a public check depends on beyond those it calls itself
+        (``"activations.sigmoid_prime"``, or a bare name of the same module): what the
+        function under test may call inside the student's code, where the check cannot see.
     """
 
     function: str
@@ -67,6 +86,7 @@ class Marker:
     visibility: str
     timeout: float | None
     public: bool
+    uses: tuple[str, ...] = ()
 
 
 def graded(
@@ -101,14 +121,35 @@ def graded(
     return mark
 
 
-def public(function: str, *, timeout: float | None = None) -> Callable[[F], F]:
-    """Mark a public check of ``function`` (no points; needs no reference solution)."""
+def public(function: str, *, uses: Sequence[str] = (),
+           timeout: float | None = None) -> Callable[[F], F]:
+    """Mark a public check of ``function`` (no points; needs no reference solution).
+
+    Parameters
+    ----------
+    function : str
+        Name of the contract function checked (in the check file's module).
+    uses : sequence of str, optional
+        Other student functions the result depends on that the check does not call itself:
+        those ``function`` may call in the student's code (``"cost"`` of the same module,
+        ``"activations.sigmoid_prime"`` of another). When one of them, or a function the
+        check calls itself, fails its own check, ``grader check`` reports this check's
+        failure as that function's instead of diagnosing ``function`` (`grader.blame`).
+    timeout : float, optional
+        Per-call deadline in seconds for this check's student calls.
+    """
 
     def mark(func: F) -> F:
-        func.__grader_marker__ = Marker(function, 0.0, "visible", timeout, True)  # type: ignore[attr-defined]
+        func.__grader_marker__ = Marker(function, 0.0, "visible", timeout, True,  # type: ignore[attr-defined]
+                                        tuple(uses))
         return func
 
     return mark
+
+
+class UndeclaredCall(Exception):
+    """A test isolated a function that the function under test does not declare (course.toml
+    ``[calls]``): swapping it for the reference could hand the function its own answer."""
 
 
 class CheckFailed(Exception):
@@ -189,20 +230,38 @@ class Context:
         The reference solutions (hidden tests only).
     timeout : float, optional
         Per-call deadline for this test.
+    show_expected : bool, optional
+        False: failure messages say where and by about how much a value differs but print no
+        expected value (a course's ``[grading] show_expected = false``, for hidden tests).
+    declared_calls : mapping of str to sequence of str, optional
+        The course's ``[calls]`` table: what each student function (``"layer.backward"``) may
+        call and have swapped for the reference (``"activations.sigmoid"``), all that
+        `isolated` may swap when that function is called.
+
+    Attributes
+    ----------
+    calls : list of str
+        The student functions called so far, as ``module.function``, each once, in order
+        (what a failure may have come through).
     """
 
     def __init__(self, module: str, sandbox: Runner, rng: np.random.Generator,
                  reference: Mapping[str, ModuleType] | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, show_expected: bool = True,
+                 declared_calls: Mapping[str, Sequence[str]] | None = None) -> None:
         self.module = module
         self.rng = rng
         self.passes = 0
         self.last: CallResult | None = None
+        self.calls: list[str] = []
+        self.show_expected = show_expected
         self._sandbox = sandbox
         self._reference = reference
         self._timeout = timeout
         self._callbacks: dict[str, Callable[..., Any]] = {}
-        self._patches: list[tuple[str, str, str]] = []
+        self._isolating: list[tuple[str, ...] | None] = []  # one entry per isolated block
+        self._declared = {k: tuple(v) for k, v in (declared_calls or {}).items()}
+        self._unisolated: dict[str, None] = {}  # what a swap could not reach, in order
         self._names = itertools.count(1)
         self._checked: list[str] = []
 
@@ -250,20 +309,56 @@ class Context:
 
     @contextlib.contextmanager
     def isolated(self, *functions: str) -> Iterator[None]:
-        """Within the block, the named student functions (``"mlp.loss_and_grads"``) are
-        replaced by the reference, so that a mistake there does not cost this test."""
-        added = []
-        for qualname in functions:
-            module, _, name = qualname.rpartition(".")
-            module = module or self.module
-            target = getattr(self.reference(module), name)
-            callback = self.callback(target)
-            added.append((module, name, callback.name))
-        self._patches.extend(added)
+        """Within the block, each student function called runs with its declared calls
+        (course.toml ``[calls]``) swapped for the reference, so that a mistake in those does
+        not cost this test.
+
+        Parameters
+        ----------
+        *functions : str
+            Which declared calls to swap (``"mlp.forward"``, or a bare name of this test's
+            module); none: every declared call of each function called in the block.
+
+        Raises
+        ------
+        UndeclaredCall
+            At a call in the block, if a name is not a declared call of the function called.
+        """
+        self._isolating.append(tuple(self._qualified(f) for f in functions) if functions
+                               else None)
         try:
             yield
         finally:
-            del self._patches[len(self._patches) - len(added):]
+            self._isolating.pop()
+
+    def _swaps(self, function: StudentFunction) -> list[str]:
+        """The qualified functions to swap for the reference in a call of ``function``."""
+        if not self._isolating:
+            return []
+        called = f"{function.module}.{function.name}"
+        declared = self._declared.get(called, ())
+        wanted: dict[str, None] = {}
+        for names in self._isolating:
+            wanted.update(dict.fromkeys(declared if names is None else names))
+        undeclared = [name for name in wanted if name not in declared]
+        if undeclared:
+            raise UndeclaredCall(
+                f"the test isolates {', '.join(undeclared)} in a call of {called}, which does "
+                f"not declare it in course.toml [calls] (it declares: "
+                f"{', '.join(declared) or 'nothing'})")
+        return list(wanted)
+
+    def _qualified(self, name: str) -> str:
+        return name if "." in name else f"{self.module}.{name}"
+
+    def isolation_note(self) -> str:
+        """What the swaps of `isolated` could not reach, as a paragraph for the feedback of a
+        failed test (``""`` when every isolated call reached the reference)."""
+        if not self._unisolated:
+            return ""
+        return ("\nSome of the functions this test swaps for the reference could not be "
+                "swapped everywhere your code holds them, so your own version may have run "
+                "instead:\n" + "\n".join(f"  {line}" for line in self._unisolated))
 
     @contextlib.contextmanager
     def blame_other_stubs(self, function: str) -> Iterator[None]:
@@ -288,15 +383,28 @@ class Context:
 
     def _call(self, function: StudentFunction, args: Sequence[Any],
               kwargs: Mapping[str, Any]) -> CallResult:
+        qualified = f"{function.module}.{function.name}"
+        if qualified not in self.calls:
+            self.calls.append(qualified)
+        patches = []
+        for qualname in self._swaps(function):
+            module, _, name = qualname.rpartition(".")
+            callback = self.callback(getattr(self.reference(module), name))
+            patches.append((module, name, callback.name))
         try:
             result = self._sandbox.call(
                 function.module, function.name, args, kwargs, callbacks=self._callbacks,
-                patch=list(self._patches), errstate=function._errstate,
+                patch=patches, errstate=function._errstate,
                 timeout=function._timeout or self._timeout)
         except StudentError as exc:
             self._blame_stub(function, exc)
             raise
+        finally:
+            for _, _, callback_name in patches:  # callable during this call only
+                del self._callbacks[callback_name]
         self.last = result
+        for line in getattr(result, "unisolated", ()):
+            self._unisolated.setdefault(line)
         return result
 
     def _blame_stub(self, function: StudentFunction, exc: StudentError) -> None:
@@ -367,7 +475,7 @@ class Context:
             the wrong axis, say) rather than by what it would equal.
         """
         result = _compare.compare(actual, expected, rtol=rtol, atol=atol, name=what,
-                                  check_dtype=check_dtype)
+                                  check_dtype=check_dtype, show_expected=self.show_expected)
         if not result.ok:
             diagnosis = _catalogued(misconception) or _misconceptions.diagnose(
                 actual, expected, batch_size=batch_size, variants=variants,
@@ -440,7 +548,7 @@ class Context:
     ) -> None:
         """Compare an analytic gradient with a numerical one; on failure explain and diagnose.
 
-        The error is elementwise relative, ``|a - n| / max(floor, |a| + |n|)``, and its largest
+        The error is elementwise relative, ``|a - n| / (floor + max(|a|, |n|))``, and its largest
         value must be at most ``tol`` (see `grader.gradcheck.check_gradient`).
 
         Parameters
@@ -448,7 +556,7 @@ class Context:
         analytic : Any
             The student's gradient, expected to be an array of the shape of ``numeric``.
         numeric : array_like
-            The numerical gradient (central differences).
+            The numerical gradient (`grader.gradcheck.stencil_gradient`).
         tol : float
             Largest relative error accepted: `grader.gradcheck.SMOOTH_TOL` for smooth
             functions, `grader.gradcheck.KINK_TOL` where a ReLU is involved.
@@ -456,7 +564,7 @@ class Context:
             How the gradient is named in the message.
         floor : float
             Floor of the denominator (`grader.gradcheck.REL_FLOOR`). Raise it where entries can
-            be tiny: central differences leave round-off of about 1e-11 |f| in them, which
+            be tiny: numerical differences leave round-off of about 1e-11 |f| in them, which
             reads as a large relative error below the floor.
         variants : mapping, optional
             Misconception key -> the gradient that mistake would give, tried first when a
@@ -466,7 +574,15 @@ class Context:
         """
         result = _gradcheck.check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
         if not result.ok:
-            raise CheckFailed(result.message, _misconceptions.diagnose(
+            message = result.message
+            if not self.show_expected and result.worst_index is not None \
+                    and result.numeric is not None:  # the numerical gradient is the answer
+                message = (f"{what}: analytic and numerical gradients differ by "
+                           f"{_compare.about(result.max_rel_error)} at index "
+                           f"{result.worst_index} (relative error "
+                           f"{_gradcheck.ERROR_FORMULA.replace('floor', f'{floor:g}')} "
+                           f"above {tol:g})")
+            raise CheckFailed(message, _misconceptions.diagnose(
                 analytic, numeric, batch_size=batch_size, variants=variants, name=what))
         self.passed()
 
@@ -480,21 +596,31 @@ class Context:
         return out[key]
 
     def expect_unchanged(self) -> None:
-        """The last student call left its arguments as they were."""
-        if self.last is not None and self.last.mutated:
+        """The last student call left its array arguments as they were.
+
+        Decided on the grader's own observation (`grader.sandbox.CallResult.mutated`): a
+        change fails. A pass is recorded only when the grader could see every argument that
+        could change, so a call that was given a value kept in the sandbox (a handle, such as
+        a cache the student's forward returned) records none, and neither does no call.
+        """
+        last = self.last
+        if last is None:
+            return
+        if last.mutated:
             raise CheckFailed(
-                "your function changed its input in place: " + ", ".join(self.last.mutated),
-                _misconceptions.mutation_diagnosis(self.last.mutated))
-        self.passed()
+                "your function changed its input in place: " + ", ".join(last.mutated),
+                _misconceptions.mutation_diagnosis(last.mutated))
+        if not last.unobserved:
+            self.passed()
 
     def expect_fresh(self) -> None:
-        """The last student call returned new arrays, not views of its arguments."""
-        if self.last is not None and self.last.aliased:
-            raise CheckFailed(
-                "the returned array shares memory with the input "
-                + ", ".join(self.last.aliased),
-                _catalogued("output_aliases_input"))
-        self.passed()
+        """Records nothing, and fails nothing.
+
+        Whether a returned array shares memory with an argument can only be seen inside the
+        sandbox, where the student's code runs and could say anything, so it earns no points
+        (issue 11: nothing that decides points is computed there). A function that returns
+        its changed input still fails `expect_unchanged`. Kept so that tests calling it run.
+        """
 
 
 def _catalogued(key: str | None) -> Diagnosis | None:

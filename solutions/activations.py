@@ -5,7 +5,7 @@ stack of layers is one linear map (see compose_linear), however deep it is.
 
 Conventions
 -----------
-- All arrays are float64 numpy arrays; wherever a scalar is allowed, a Python float works too.
+- All arrays are float64 numpy arrays; wherever a scalar is allowed, any real number works.
 - One example is a 1-D vector. A batch is 2-D with shape (N, features): rows are examples.
 - Layer l has weights W of shape (n_l, n_{l-1}): W[j, k] is w_jk of the slides, the weight
   from neuron k of layer l-1 to neuron j of layer l (the layout of torch.nn.Linear.weight).
@@ -17,8 +17,29 @@ Conventions
 - MLP parameters are a dict {"W1", "b1", ..., "WL", "bL"}; gradients a dict with the same
   keys and shapes. The gradient vector of the slides orders them [W1, b1, W2, b2, ...], each
   flattened row-major.
-- No function modifies its arguments. Randomness comes only from an rng argument
+- No function modifies its arguments, and returned arrays are new: never an argument itself
+  or a view of one (return z.copy(), not z). Randomness comes only from an rng argument
   (numpy.random.Generator). Stubs raise NotImplementedError, never return None.
+
+What a correct submission may do
+--------------------------------
+- Return any real number where a scalar is returned: a Python int or float, a numpy scalar or
+  a 0-d array (relu(-0.99) written as max(0, z) returns the int 0, and that is right).
+  Returned arrays are float64 arrays.
+- Return dicts with keys beside the documented ones: extra keys are ignored.
+- Keep any cache layout in mlp.forward that its own backward understands (the layout the stub
+  describes is a suggestion).
+- Hold its functions in tables, closures or functools.partial objects, and call its own
+  helpers.
+- Import numpy, any of its submodules and the standard library (nothing else), and add helper
+  modules of its own beside these modules.
+- Use any numerically sound formula (a tanh or logaddexp sigmoid, log-sum-exp first):
+  tolerances follow the conditioning of each function, not one implementation's rounding.
+- Print, define extra functions, and run demo code under if __name__ == "__main__":.
+
+What a hidden test grades is stated in the function's docstring and exercised by a public
+check on other inputs: passing every public check means that only new inputs can still find
+a mistake.
 """
 
 import numpy as np
@@ -31,7 +52,9 @@ def sigmoid(z: float | np.ndarray) -> float | np.ndarray:
 
     Computed so that it stays finite, with no overflow warning, for abs(z) up to 1e4 and
     beyond: exp(-z) overflows for z < -709, so for negative z use the equal form
-    exp(z) / (1 + exp(z)), whose exponent is never positive.
+    exp(z) / (1 + exp(z)), whose exponent is never positive (np.where computes both forms
+    everywhere, so it warns: select the entries first). sigmoid(0) = 0.5, also for z = -0.0
+    and tiny z of either sign.
 
     Parameters
     ----------
@@ -56,8 +79,9 @@ def sigmoid_prime(z: float | np.ndarray) -> float | np.ndarray:
 
     sigma'(z) = sigma(z) (1 - sigma(z))
 
-    Its largest value is 1/4, at z = 0; it vanishes for large abs(z) (a saturated neuron
-    learns slowly).
+    Its largest value is 1/4, at z = 0 (and at tiny z of either sign); it vanishes for large
+    abs(z) (a saturated neuron learns slowly). Computed, like the sigmoid, so that it stays
+    finite, with no overflow warning, for abs(z) up to 1e4.
 
     Parameters
     ----------
@@ -84,10 +108,14 @@ def relu(z: float | np.ndarray) -> float | np.ndarray:
     z : float or np.ndarray, any shape
         Pre-activations.
 
+    Exact for every z with abs(z) up to 1e4: relu(0) = relu(-0.0) = 0, and a tiny positive z
+    (even a subnormal one, 5e-324) comes back unchanged.
+
     Returns
     -------
     float or np.ndarray, same shape as z
-        relu(z). A scalar for a scalar z.
+        relu(z). A number for a scalar z, of any real type (max(0, z) returns the int 0 for
+        z <= 0, and that is right).
     """
     z = np.asarray(z, dtype=np.float64)
     return np.maximum(z, 0.0)
@@ -103,10 +131,12 @@ def relu_prime(z: float | np.ndarray) -> float | np.ndarray:
     z : float or np.ndarray, any shape
         Pre-activations.
 
+    Tiny values count by their sign: relu'(5e-324) = 1 and relu'(-5e-324) = relu'(-0.0) = 0.
+
     Returns
     -------
     float or np.ndarray, same shape as z
-        1.0 where z > 0 and 0.0 elsewhere (float64, not bool). A scalar for a scalar z.
+        1.0 where z > 0 and 0.0 elsewhere (float64, not bool). A number for a scalar z.
     """
     z = np.asarray(z, dtype=np.float64)
     return (z > 0.0).astype(np.float64)

@@ -5,7 +5,7 @@ nudging each input a little (numerical); where the two disagree, the backward pa
 
 Conventions
 -----------
-- All arrays are float64 numpy arrays; wherever a scalar is allowed, a Python float works too.
+- All arrays are float64 numpy arrays; wherever a scalar is allowed, any real number works.
 - One example is a 1-D vector. A batch is 2-D with shape (N, features): rows are examples.
 - Layer l has weights W of shape (n_l, n_{l-1}): W[j, k] is w_jk of the slides, the weight
   from neuron k of layer l-1 to neuron j of layer l (the layout of torch.nn.Linear.weight).
@@ -17,8 +17,29 @@ Conventions
 - MLP parameters are a dict {"W1", "b1", ..., "WL", "bL"}; gradients a dict with the same
   keys and shapes. The gradient vector of the slides orders them [W1, b1, W2, b2, ...], each
   flattened row-major.
-- No function modifies its arguments. Randomness comes only from an rng argument
+- No function modifies its arguments, and returned arrays are new: never an argument itself
+  or a view of one (return z.copy(), not z). Randomness comes only from an rng argument
   (numpy.random.Generator). Stubs raise NotImplementedError, never return None.
+
+What a correct submission may do
+--------------------------------
+- Return any real number where a scalar is returned: a Python int or float, a numpy scalar or
+  a 0-d array (relu(-0.99) written as max(0, z) returns the int 0, and that is right).
+  Returned arrays are float64 arrays.
+- Return dicts with keys beside the documented ones: extra keys are ignored.
+- Keep any cache layout in mlp.forward that its own backward understands (the layout the stub
+  describes is a suggestion).
+- Hold its functions in tables, closures or functools.partial objects, and call its own
+  helpers.
+- Import numpy, any of its submodules and the standard library (nothing else), and add helper
+  modules of its own beside these modules.
+- Use any numerically sound formula (a tanh or logaddexp sigmoid, log-sum-exp first):
+  tolerances follow the conditioning of each function, not one implementation's rounding.
+- Print, define extra functions, and run demo code under if __name__ == "__main__":.
+
+What a hidden test grades is stated in the function's docstring and exercised by a public
+check on other inputs: passing every public check means that only new inputs can still find
+a mistake.
 """
 
 from collections.abc import Callable
@@ -85,7 +106,7 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     Returns
     -------
     float
-        The largest relative difference, a Python float in [0, 1].
+        The largest relative difference, a number in [0, 1].
 
     Raises
     ------

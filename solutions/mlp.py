@@ -7,7 +7,7 @@ time, and averages over the batch through the loss.
 
 Conventions
 -----------
-- All arrays are float64 numpy arrays; wherever a scalar is allowed, a Python float works too.
+- All arrays are float64 numpy arrays; wherever a scalar is allowed, any real number works.
 - One example is a 1-D vector. A batch is 2-D with shape (N, features): rows are examples.
 - Layer l has weights W of shape (n_l, n_{l-1}): W[j, k] is w_jk of the slides, the weight
   from neuron k of layer l-1 to neuron j of layer l (the layout of torch.nn.Linear.weight).
@@ -19,8 +19,29 @@ Conventions
 - MLP parameters are a dict {"W1", "b1", ..., "WL", "bL"}; gradients a dict with the same
   keys and shapes. The gradient vector of the slides orders them [W1, b1, W2, b2, ...], each
   flattened row-major.
-- No function modifies its arguments. Randomness comes only from an rng argument
+- No function modifies its arguments, and returned arrays are new: never an argument itself
+  or a view of one (return z.copy(), not z). Randomness comes only from an rng argument
   (numpy.random.Generator). Stubs raise NotImplementedError, never return None.
+
+What a correct submission may do
+--------------------------------
+- Return any real number where a scalar is returned: a Python int or float, a numpy scalar or
+  a 0-d array (relu(-0.99) written as max(0, z) returns the int 0, and that is right).
+  Returned arrays are float64 arrays.
+- Return dicts with keys beside the documented ones: extra keys are ignored.
+- Keep any cache layout in mlp.forward that its own backward understands (the layout the stub
+  describes is a suggestion).
+- Hold its functions in tables, closures or functools.partial objects, and call its own
+  helpers.
+- Import numpy, any of its submodules and the standard library (nothing else), and add helper
+  modules of its own beside these modules.
+- Use any numerically sound formula (a tanh or logaddexp sigmoid, log-sum-exp first):
+  tolerances follow the conditioning of each function, not one implementation's rounding.
+- Print, define extra functions, and run demo code under if __name__ == "__main__":.
+
+What a hidden test grades is stated in the function's docstring and exercised by a public
+check on other inputs: passing every public check means that only new inputs can still find
+a mistake.
 """
 
 import numpy as np
@@ -51,7 +72,7 @@ def init_params(sizes: list[int], rng: np.random.Generator) -> dict[str, np.ndar
     -------
     dict[str, np.ndarray]
         {"W1": (n_1, n_0), "b1": (n_1,), ..., "WL": (n_L, n_{L-1}), "bL": (n_L,)}, float64,
-        with the keys in that order.
+        with the keys in that order. The same rng state gives the same parameters.
     """
     params: dict[str, np.ndarray] = {}
     for i in range(1, len(sizes)):
@@ -128,9 +149,12 @@ def forward(
     where act_l is `hidden` for l < L and `output` for l = L (softmax over each row). The
     number of layers L is len(params) // 2.
 
-    The cache must be plain data: lists, tuples and dicts of numpy arrays and strings (no
-    functions, closures or objects of your own classes), because the grader passes it
-    between processes. Use this layout, one dict per layer, bottom to top:
+    The cache is whatever your own backward needs: only your backward reads it (the grader
+    runs your backward on your own forward's cache). It must be plain data: lists, tuples and
+    dicts of numpy arrays and strings (no functions, closures or objects of your own
+    classes), because the grader passes it between processes. A suggested layout, which the
+    grader also falls back on when your forward fails, so that a mistake there does not cost
+    backward its points: one dict per layer, bottom to top,
 
     cache[l - 1] = {"activation": name of act_l, "A_prev": A_{l-1}, "Z": Z_l, "A": A_l}
 
@@ -152,8 +176,8 @@ def forward(
     out : np.ndarray, shape (N, n_L)
         A_L, the network output.
     cache : list[dict[str, np.ndarray | str]]
-        L dicts with keys "activation" (str), "A_prev" (N, n_{l-1}), "Z" (N, n_l) and
-        "A" (N, n_l), as above.
+        What backward needs; suggested: L dicts with keys "activation" (str), "A_prev"
+        (N, n_{l-1}), "Z" (N, n_l) and "A" (N, n_l), as above.
 
     Raises
     ------
@@ -275,7 +299,7 @@ def loss_and_grads(
     Returns
     -------
     loss : float
-        The batch loss, a Python float.
+        The batch loss, a number.
     grads : dict[str, np.ndarray]
         The same keys, shapes and order as params.
 
@@ -380,6 +404,6 @@ def accuracy(
     Returns
     -------
     float
-        A Python float in [0, 1].
+        A number in [0, 1].
     """
     return float(np.mean(predict(params, X, hidden, output) == np.asarray(labels)))

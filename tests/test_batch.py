@@ -68,7 +68,8 @@ def test_does_each_submission_get_the_score_it_earned(klass: Path, toy_course: C
         ("alice", 2.0, 2.0), ("bob", 0.0, 2.0), ("carol", 0.0, 2.0), ("dave", 2.0, 2.0),
         ("erin", 2.0, 2.0)]
     assert not any(g.skipped for g in report.graded)
-    assert "graded: 5 submissions (0 already graded, kept)" in report.render(toy_course.modules)
+    assert "graded: 5 submissions: 5 new, 0 regraded (files changed), 0 kept (files " \
+        "unchanged)" in report.render(toy_course.modules)
 
 
 def test_does_each_student_get_a_valid_result_file_that_says_what_went_wrong(

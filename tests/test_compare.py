@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from grader.compare import Comparison, ComparisonError, compare
+from grader.compare import Comparison, ComparisonError, about, compare
 
 TOL = {"rtol": 1e-6, "atol": 1e-9}
 
@@ -73,13 +73,21 @@ def test_dict_missing_key_is_named() -> None:
     assert result.message == "grads is missing key 'db'"
 
 
-def test_dict_missing_and_extra_keys_and_a_wrong_entry_all_reported() -> None:
+def test_dict_missing_and_extra_keys_and_a_wrong_entry_all_reported_when_strict() -> None:
     expected = {"dW": grid(), "db": np.zeros(4), "dA": np.ones(2)}
     actual = {"dW": grid() * 2, "dz": np.zeros(4)}
-    result = compare(actual, expected, **TOL)
+    result = compare(actual, expected, **TOL, strict_keys=True)
     lines = result.message.splitlines()
     assert lines[0] == "result is missing keys 'db', 'dA' and has unexpected key 'dz'"
     assert lines[1] == "result['dW']: not equal to tolerance rtol=1e-06, atol=1e-09"
+
+
+def test_are_extra_keys_beside_the_expected_ones_ignored_by_default() -> None:
+    """A returned dict may hold more than the documented keys (the contract ignores them)."""
+    expected = {"dw": np.ones(3), "db": np.zeros(3), "da_prev": np.ones(3)}
+    assert compare({**expected, "dz": np.full(3, 7.0)}, expected, **TOL).ok
+    missing = compare({"dw": np.ones(3), "dz": np.ones(3)}, expected, **TOL)
+    assert missing.message == "result is missing keys 'db', 'da_prev'"
 
 
 def test_scalar_mismatch_is_one_line() -> None:
@@ -160,12 +168,22 @@ def test_float_scalar_forms_are_interchangeable(actual: object) -> None:
     assert compare(actual, np.array(0.25), **TOL).ok
 
 
+@pytest.mark.parametrize("actual", [0, np.int64(0), np.float32(0.0), np.array(0), -0.0, 0.0])
+def test_is_any_real_scalar_accepted_where_a_float_scalar_is_expected(actual: object) -> None:
+    """relu(-0.99) written as max(0, z) returns the int 0: a real number, compared by value."""
+    assert compare(actual, 0.0, rtol=1e-12, atol=1e-15).ok
+    assert compare(actual, np.float64(0.0), rtol=1e-12, atol=1e-15).ok
+
+
 def test_scalar_type_and_dtype_problems() -> None:
-    assert compare(1, 1.0, **TOL).message == "result: expected a float (float64), got an int"
-    assert compare(np.float32(1.0), 1.0, **TOL).message == (
-        "result: expected a float (float64), got a float32")
+    assert compare(1, 1.5, **TOL).message == (
+        "result: got 1, expected 1.5 (absolute difference 0.5, relative difference 0.333333; "
+        "rtol=1e-06, atol=1e-09)")
+    assert compare(True, 1.0, **TOL).message == "result: expected a float (float64), got a bool"
     assert compare(np.ones(1), 1.0, **TOL).message == (
         "result: expected a float (float64), got an array of shape (1,) (float64)")
+    assert compare(np.ones(2, dtype=np.float32), np.ones(2), **TOL).message == (
+        "result: dtype float32, expected float64")
     assert compare(1, 1.0, **TOL, check_dtype=False).ok
 
 
@@ -253,3 +271,48 @@ def test_object_lying_about_equality_gains_nothing() -> None:
 
     assert compare(Liar(), grid(), **TOL).reason == "type"
     assert compare(Liar(), 1.0, **TOL).reason == "type"
+
+
+# -- hidden expected values ---------------------------------------------------------------------
+
+def test_does_a_hidden_comparison_say_where_and_how_much_but_print_no_value() -> None:
+    """With show_expected=False no expected (or returned) number is printed: only positions,
+    counts and the relative difference to one digit."""
+    expected = np.array([[0.123456, 2.5], [3.75, -4.125]])
+    actual = expected.copy()
+    actual[1, 0] *= 1.5
+    result = compare(actual, expected, **TOL, show_expected=False)
+    assert result.message == (
+        "result: not equal to tolerance rtol=1e-06, atol=1e-09\n"
+        "  Mismatched elements: 1 / 4 (25%)\n"
+        "  Largest relative difference: about 50%\n"
+        "  Largest differences at index (1, 0)")
+    scalar = compare(0.3001, 0.3, **TOL, show_expected=False)
+    assert scalar.message == ("result: differs from the expected value by about 3e-04 "
+                              "relative (rtol=1e-06, atol=1e-09)")
+    for text in (result.message, scalar.message):
+        for number in ("0.123", "3.75", "5.625", "0.3001", "0.3,"):
+            assert number not in text
+
+
+def test_do_hidden_sets_integers_and_strings_keep_their_expected_values_back() -> None:
+    assert compare({"W1"}, {"b1"}, **TOL, show_expected=False).message == (
+        "result: 1 expected element missing; unexpected element 'W1'")
+    assert compare(np.array([4, 1, 2]), np.array([4, 3, 2]), **TOL,
+                   show_expected=False).message == (
+        "result: not equal (exact comparison) at 1 / 3 positions (33.3%), first at index (1,)")
+    assert compare(7, 11, **TOL, show_expected=False).message == "result: not the expected value"
+    assert compare("relu", "sigmoid", **TOL, show_expected=False).message == (
+        "result: not the expected string")
+    assert compare(np.array([np.nan, 1.0]), np.array([2.0, 1.0]), **TOL,
+                   show_expected=False).message == (
+        "result: NaN or inf where finite values are expected at 1 / 2 positions (50%), first "
+        "at index (0,)")
+
+
+@pytest.mark.parametrize(("relative", "words"), [
+    (0.5, "about 50%"), (0.0123, "about 1%"), (2.0, "about 200%"),
+    (3.4e-7, "about 3e-07 relative"),
+    (math.inf, "an infinite relative amount (the expected value is 0)")])
+def test_is_a_relative_difference_told_to_one_digit(relative: float, words: str) -> None:
+    assert about(relative) == words

@@ -143,12 +143,12 @@ def test_the_cli_on_dask_matches_the_local_run_and_resumes(
                "--executor", "dask", "--scheduler", cluster]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert "graded: 4 submissions (0 already graded, kept)" in proc.stdout
+    assert "graded: 4 submissions: 4 new, 0 regraded (files changed), 0 kept" in proc.stdout
     assert_same_results(out, local)
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")}
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    assert "graded: 4 submissions (4 already graded, kept)" in rerun.stdout
+    assert "0 new, 0 regraded (files changed), 4 kept" in rerun.stdout
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")} == before
 
 
@@ -184,7 +184,7 @@ def test_ctrl_c_cancels_the_cluster_jobs_and_says_how_to_resume(
     assert all(results.load(out / name) is not None for name in kept)
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"({len(kept)} already graded, kept)" in rerun.stdout
+    assert f"{len(kept)} kept (files unchanged)" in rerun.stdout
     assert all((out / name).stat().st_mtime_ns == mtime for name, mtime in kept.items())
     assert len(results.load_all(out)) == 8
 

@@ -1,4 +1,7 @@
-"""Tests for grader.gradcheck: numerical derivatives, call counts, and what the checks report."""
+"""Tests for grader.gradcheck: numerical derivatives, call counts, and what the checks report.
+
+The grader's numerics are five-point differences and a relative difference over the larger
+magnitude: deliberately not the exercise's central difference and relative error."""
 
 import math
 from collections.abc import Callable
@@ -17,9 +20,9 @@ from grader.gradcheck import (
     check_gradient,
     directional_derivative,
     elementwise_derivative,
-    numerical_gradient,
     numerical_vjp,
-    relative_error,
+    relative_difference,
+    stencil_gradient,
 )
 
 Params = dict[str, np.ndarray]
@@ -41,15 +44,24 @@ def test_constants_are_the_documented_defaults() -> None:
     assert (EPS, SMOOTH_TOL, KINK_TOL, REL_FLOOR) == (1e-5, 1e-6, 1e-4, 1e-8)
 
 
-def test_numerical_gradient_of_a_quadratic_uses_two_calls_per_entry() -> None:
+def test_stencil_gradient_of_a_cubic_uses_four_calls_per_entry() -> None:
     x = np.random.default_rng(0).normal(size=(3, 2))
     f = Counter(lambda z: float(np.sum(z**3)))
-    grad = numerical_gradient(f, x)
-    assert f.calls == 2 * x.size
+    grad = stencil_gradient(f, x)
+    assert f.calls == 4 * x.size
     np.testing.assert_allclose(grad, 3 * x**2, rtol=1e-8, atol=1e-10)
 
 
-def test_numerical_gradient_leaves_x_unchanged_when_f_raises() -> None:
+def test_stencil_gradient_is_not_the_central_difference() -> None:
+    """Is it exact for a cubic even with a large step, where the exercise's central difference
+    is off by eps^2 (so a copy of it cannot pass for the exercise's answer)?"""
+    x = np.array([0.3, -2.5, 4.0])
+    grad = stencil_gradient(lambda z: float(np.sum(z**3)), x, step=1e-2)
+    np.testing.assert_allclose(grad, 3 * x**2, rtol=1e-12)
+    assert np.all(np.abs(grad - (3 * x**2 + 1e-4)) > 5e-5)
+
+
+def test_stencil_gradient_leaves_x_unchanged_when_f_raises() -> None:
     x = np.array([1.0, 2.0, 3.0])
     before = x.copy()
     calls = 0
@@ -62,11 +74,11 @@ def test_numerical_gradient_leaves_x_unchanged_when_f_raises() -> None:
         return float(z.sum())
 
     with pytest.raises(RuntimeError):
-        numerical_gradient(explode, x)
+        stencil_gradient(explode, x)
     np.testing.assert_array_equal(x, before)
 
 
-def test_numerical_gradient_survives_a_function_that_mutates_its_argument() -> None:
+def test_stencil_gradient_survives_a_function_that_mutates_its_argument() -> None:
     x = np.array([0.5, -1.0])
 
     def vandal(z: np.ndarray) -> float:
@@ -74,15 +86,15 @@ def test_numerical_gradient_survives_a_function_that_mutates_its_argument() -> N
         z[:] = 1e6
         return value
 
-    np.testing.assert_allclose(numerical_gradient(vandal, x), 2 * x, rtol=1e-8)
+    np.testing.assert_allclose(stencil_gradient(vandal, x), 2 * x, rtol=1e-8)
     np.testing.assert_array_equal(x, [0.5, -1.0])
 
 
-def test_elementwise_derivative_uses_two_calls() -> None:
+def test_elementwise_derivative_uses_four_calls() -> None:
     z = np.linspace(-3, 3, 12).reshape(3, 4)
     f = Counter(np.tanh)
     d = elementwise_derivative(f, z)
-    assert f.calls == 2
+    assert f.calls == 4
     np.testing.assert_allclose(d, 1 - np.tanh(z) ** 2, rtol=1e-8)
     with pytest.raises(ValueError, match="keep the shape"):
         elementwise_derivative(lambda v: v.sum(axis=0), z)
@@ -94,12 +106,12 @@ def test_numerical_vjp_matches_transposed_jacobian() -> None:
     x, up = rng.normal(size=3), rng.normal(size=4)
     f = Counter(lambda v: w @ v)
     np.testing.assert_allclose(numerical_vjp(f, x, up), w.T @ up, rtol=1e-7)
-    assert f.calls == 2 * x.size
+    assert f.calls == 4 * x.size
     with pytest.raises(ValueError, match="upstream has shape"):
         numerical_vjp(lambda v: w @ v, x, np.ones(3))
 
 
-def test_directional_derivative_two_calls_params_untouched() -> None:
+def test_directional_derivative_four_calls_params_untouched() -> None:
     params = {"a": np.array([1.0, 2.0]), "b": np.array(3.0)}
     snapshot = {k: v.copy() for k, v in params.items()}
 
@@ -110,7 +122,7 @@ def test_directional_derivative_two_calls_params_untouched() -> None:
     d = {"a": np.array([1.0, 0.0]), "b": np.array(1.0)}
     # d/dt at t=0 of loss(p + t d) = 2 a.d_a * b + |a|^2 * d_b = 2*1*3 + 5 = 11
     assert directional_derivative(counted, params, d) == pytest.approx(11.0, rel=1e-8)
-    assert counted.calls == 2
+    assert counted.calls == 4
     for k in params:
         np.testing.assert_array_equal(params[k], snapshot[k])
     # a parameter with no direction stays fixed
@@ -121,19 +133,22 @@ def test_directional_derivative_two_calls_params_untouched() -> None:
         directional_derivative(loss, params, {"a": np.ones(3)})
 
 
-def test_relative_error_definition() -> None:
-    assert relative_error(np.zeros(0), np.zeros(0)) == 0.0
-    assert relative_error(np.zeros(4), np.zeros(4)) == 0.0
-    assert relative_error([1.0, 3.0], [1.0, 1.0]) == pytest.approx(0.5)  # 2 / (3 + 1)
-    assert relative_error([1e-12], [0.0]) == pytest.approx(1e-4)  # floored denominator
-    assert relative_error([np.nan], [1.0]) == math.inf
+def test_relative_difference_definition() -> None:
+    assert relative_difference(np.zeros(0), np.zeros(0)) == 0.0
+    assert relative_difference(np.zeros(4), np.zeros(4)) == 0.0
+    # 2 / (1e-8 + max(3, 1)): over the larger magnitude, not the exercise's sum (0.5)
+    assert relative_difference([1.0, 3.0], [1.0, 1.0]) == pytest.approx(2 / 3)
+    # the floor is added: 1e-12 / (1e-8 + 1e-12), not the exercise's 1e-12 / 1e-8
+    assert relative_difference([1e-12], [0.0]) == pytest.approx(1e-12 / (1e-8 + 1e-12),
+                                                                rel=1e-12)
+    assert relative_difference([np.nan], [1.0]) == math.inf
     with pytest.raises(ValueError):
-        relative_error(np.zeros(2), np.zeros(3))
+        relative_difference(np.zeros(2), np.zeros(3))
 
 
 def test_check_gradient_passes_a_correct_gradient() -> None:
     x = np.random.default_rng(2).normal(size=(2, 3))
-    numeric = numerical_gradient(lambda z: float(np.sum(np.sin(z))), x)
+    numeric = stencil_gradient(lambda z: float(np.sum(np.sin(z))), x)
     result = check_gradient(np.cos(x), numeric)
     assert result.ok and result.message == ""
     assert result.max_rel_error < 1e-8
@@ -147,12 +162,12 @@ def test_check_gradient_finds_a_planted_wrong_entry() -> None:
     assert not result.ok
     assert result.worst_index == (1, 2)
     assert (result.analytic, result.numeric) == (0.75, -0.75)
-    assert result.max_rel_error == 1.0
+    assert result.max_rel_error == pytest.approx(2.0)
     assert result.message == (
-        "dW: analytic and numerical gradients differ (max relative error 1 > tol 1e-06)\n"
+        "dW: analytic and numerical gradients differ (max relative error 2 > tol 1e-06)\n"
         "  Entries above tolerance: 1 / 6 (16.7%)\n"
         "  Worst at index (1, 2): analytic 0.75, numerical -0.75\n"
-        "  Relative error = |analytic - numerical| / max(1e-08, |analytic| + |numerical|); "
+        "  Relative error = |analytic - numerical| / (1e-08 + max(|analytic|, |numerical|)); "
         "expect < 1e-06 for smooth functions, < 0.0001 for ReLU-like kinks "
         "(tolerance used: 1e-06)."
     )
@@ -178,7 +193,7 @@ def test_relu_gradient_passes_with_kink_tolerance_away_from_the_kink() -> None:
     rng = np.random.default_rng(3)
     x = rng.normal(size=20)
     x = np.where(np.abs(x) < 100 * EPS, 0.5, x)  # keep inputs away from the kink
-    numeric = numerical_gradient(lambda z: float(np.sum(np.maximum(z, 0) ** 2)), x)
+    numeric = stencil_gradient(lambda z: float(np.sum(np.maximum(z, 0) ** 2)), x)
     assert check_gradient(2 * np.maximum(x, 0), numeric, tol=KINK_TOL).ok
 
 
@@ -209,7 +224,7 @@ def test_check_directional_passes_correct_gradients() -> None:
     loss = Counter(lambda p: mse_loss(p, x, y))
     result = check_directional(loss, params, mse_grads(params, x, y), np.random.default_rng(0))
     assert result.ok, result.message
-    assert loss.calls == 6
+    assert loss.calls == 12
     assert result.max_rel_error < 1e-8
 
 
@@ -221,7 +236,7 @@ def test_check_directional_catches_a_missing_factor_in_one_gradient() -> None:
     result = check_directional(loss, params, grads, np.random.default_rng(0), n_directions=4)
     assert not result.ok
     assert result.worst_index == (0,)
-    assert loss.calls == 2  # stops at the first failing direction
+    assert loss.calls == 4  # stops at the first failing direction
     assert result.message.startswith(
         "gradients disagree with the loss along random direction 1 of 4 (relative error ")
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from grader import isolation
+from grader import isolation, mounts
 from grader.cli import main
 
 
@@ -44,24 +45,48 @@ def test_forcing_no_isolation_warns_loudly(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_bubblewrap_command_binds_only_what_the_child_needs(tmp_path: Path) -> None:
-    """Does the bwrap command bind the submission read-only, a fresh /tmp, no network, and
-    nothing of the course?"""
+    """Does the bwrap command bind the submission read-only, a sized fresh tmpfs on every
+    writable place before any bind (a venv under /tmp stays visible), a read-only root and
+    /dev, no network, site-packages emptied but for numpy, and nothing of the course?"""
     level = isolation.Isolation("bubblewrap", (), (), "/usr/bin/bwrap")
     script = Path(isolation.__file__).with_name("_child.py")
-    command = level.command(script, tmp_path / "sub", tmp_path / "work", (5, 6))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "neuron.py").write_text("X = 1\n", encoding="utf-8")
+    command = level.command(script, tmp_path / "sub", tmp_path / "work", (5, 6),
+                            tmp_path / "io", 1024)
     text = " ".join(command)
-    assert "--unshare-all" in command and "--die-with-parent" in command
-    assert f"--ro-bind {tmp_path / 'sub'} /submission" in text
-    assert f"--bind {tmp_path / 'work'} /work" in text
-    assert "--tmpfs /tmp" in text
-    tmpfs = command.index("--tmpfs")
+    assert "--die-with-parent" in command
+    assert "--unshare-all" in command or "--userns" in command  # root: see _sandbox_userns
+    assert f"--ro-bind {tmp_path / 'sub' / 'neuron.py'} /submission/neuron.py" in text
+    assert f"--bind {tmp_path / 'io'} /io" in text
+    for place, size in mounts.tmpfs_sizes(1024).items():
+        assert f"--size {size} --tmpfs {place}" in text
     binds = [i for i, arg in enumerate(command) if arg in ("--bind", "--ro-bind")]
-    assert all(i > tmpfs for i in binds), "a bind before --tmpfs /tmp is hidden by it"
-    assert command[-3:] == ["/submission", "5", "6"]
+    tmpfs = [command.index(place) for place in mounts.TMPFS_SHARES]
+    assert max(tmpfs) < min(binds), "a bind before a writable place's tmpfs is hidden by it"
+    assert "--remount-ro /dev" in text and text.index("--remount-ro / ") > max(binds)
+    assert command[-4:] == ["/submission", "5", "6", "numpy"]
+    import numpy
+
+    site = Path(numpy.__file__).resolve().parents[1]
+    assert f"--tmpfs {site} " in text and f"--remount-ro {site} " in text
+    shown = {Path(command[i + 1]).name for i in binds if Path(command[i + 1]).parent == site}
+    assert {n.split("-")[0].split(".")[0] for n in shown} == {"numpy"}
     course = str(Path(__file__).resolve().parents[1])
-    binds = [command[i + 1] for i, arg in enumerate(command) if arg in ("--bind", "--ro-bind")]
-    course_binds = [b for b in binds if b.startswith(course + "/") or b == course]
-    assert sorted(course_binds) == [f"{course}/grader/_child.py", f"{course}/grader/wire.py"]
+    sealed, fds = mounts.seal(command)
+    try:
+        assert sealed[:2] == ["/usr/bin/bwrap", "--args"] and sealed[3] == "--"
+        assert not [a for a in sealed if course in a or sys.prefix in a]
+        options = os.read(int(sealed[2]), 1 << 20).split(b"\0")
+        assert not [o for o in options
+                    if course.encode() in o or str(tmp_path / "sub").encode() in o]
+        copied = [command[i + 2] for i in binds
+                  if command[i + 2].startswith(("/grader/", "/submission/"))]
+        assert "/submission/neuron.py" in copied and "/grader/_child.py" in copied
+        assert options.count(b"--ro-bind-data") == len(copied)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def test_protect_removes_access_for_other_users(tmp_path: Path) -> None:
@@ -101,3 +126,19 @@ def test_process_cap_limits_forks() -> None:
         os.kill(int(line), 9)
     cap.remove()
     assert not cap.path.exists()
+
+
+def test_does_doctor_say_how_imports_are_enforced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Does `grader doctor` say what a submission may import, and that only the import guard
+    enforces it at the none level (by what is mounted as well under bubblewrap)?"""
+    shown = CliRunner().invoke(main, ["doctor"]).output
+    assert "imports: numpy, the standard library and the submission's own modules" in shown
+    if isolation.detect().level == "bubblewrap":
+        assert "enforced by what is mounted (site-packages shows only numpy)" in shown
+    monkeypatch.setenv(isolation.ENV_DISABLE, "none")
+    isolation.detect.cache_clear()
+    try:
+        shown = CliRunner().invoke(main, ["doctor"]).output
+    finally:
+        isolation.detect.cache_clear()
+    assert "enforced only by an import guard in the child (none level)" in shown

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -12,8 +17,8 @@ from click.testing import CliRunner
 
 from grader import affinity, launch
 from grader.cli import main
-from grader.isolation import detect
-from grader.sandbox import Limits, Sandbox, SandboxCrash
+from grader.isolation import Isolation, detect
+from grader.sandbox import Limits, Sandbox, SandboxCrash, StudentError
 
 needs_warm = pytest.mark.skipif(
     not launch.warm_allowed(detect()),
@@ -38,7 +43,19 @@ def leave_behind(marker):
                     fh.write(str(time.time()))
                 time.sleep(0.01)
         os._exit(0)
-    return os.getpid()
+    return chain()[0]
+
+
+def chain():
+    # this process and its ancestors up to the zygote, as /proc numbers them (the child
+    # runs in a pid namespace of its own, under its own init)
+    found = [int(os.readlink("/proc/self"))]
+    while True:
+        with open(f"/proc/{found[-1]}/stat") as fh:
+            parent = int(fh.read().rsplit(")", 1)[1].split()[1])
+        if parent == 1:
+            return found
+        found.append(parent)
 
 
 def look(marker):
@@ -52,14 +69,14 @@ def look(marker):
             continue
         if state not in ("Z", "X"):
             alive.append(pid)
-    return {"pid": os.getpid(), "zygote": os.getppid(), "alive": alive,
+    return {"pid": os.getpid(), "zygote": chain()[-1], "chain": chain(), "alive": alive,
             "tmp": sorted(os.listdir("/tmp")), "work": sorted(os.listdir("/work")),
             "submission": sorted(os.listdir("/submission"))}
 
 
 def kill_the_zygote():
     import signal
-    os.kill(os.getppid(), signal.SIGKILL)
+    os.kill(chain()[-1], signal.SIGKILL)
     time.sleep(1)
     return "still here"
 
@@ -99,9 +116,11 @@ def test_is_nothing_of_one_submission_left_for_the_next(submission: Path, other:
         time.sleep(0.1)
         again = second.call("m", "look", [marker]).value
     assert seen["zygote"] == before["zygote"], "the second sandbox did not reuse the zygote"
-    assert seen["pid"] != first_pid
-    # only the namespace's init, the zygote and this child: the grandchild is dead
-    assert seen["alive"] == sorted([1, seen["zygote"], seen["pid"]])
+    assert seen["chain"][0] != first_pid
+    assert seen["pid"] == before["pid"] == 1  # a pid namespace each: no pid counter shared
+    # only the namespace's init, the zygote and this child's own two (it, and the process
+    # that reports its end): the grandchild is dead
+    assert seen["alive"] == sorted([1, *seen["chain"]]) and len(seen["chain"]) == 3
     assert seen["tmp"] == [] and again["tmp"] == []
     assert seen["work"] == []
     assert seen["submission"] == ["m.py", "only_mine.py"]
@@ -111,9 +130,15 @@ def test_is_nothing_of_one_submission_left_for_the_next(submission: Path, other:
 def test_is_a_killed_zygote_the_calls_crash_and_the_next_sandbox_works(
     submission: Path,
 ) -> None:
+    """A child cannot signal its zygote (it lives outside the child's pid namespace); when
+    the zygote dies anyway, does the current call crash and the next sandbox work?"""
     with Sandbox(submission, FAST) as box:
-        with pytest.raises(SandboxCrash):
+        with pytest.raises(StudentError, match="No such process"):
             box.call("m", "kill_the_zygote")
+        assert box._zygote is not None
+        os.killpg(box._zygote.proc.pid, signal.SIGKILL)
+        with pytest.raises(SandboxCrash):
+            box.call("m", "ok")
         assert box.call("m", "ok").value == "ok"  # a new zygote, the same submission
     with Sandbox(submission, FAST) as box:
         assert box.call("m", "ok").value == "ok"
@@ -129,7 +154,7 @@ def test_does_a_timed_out_child_leave_its_zygote_usable(submission: Path, tmp_pa
             box.call("loop", "spin")
         after = box.call("m", "look", ["x"]).value
     assert after["zygote"] == first["zygote"]
-    assert after["alive"] == sorted([1, after["zygote"], after["pid"]])
+    assert after["alive"] == sorted([1, *after["chain"]])
 
 
 def test_does_turning_warm_starts_off_start_cold(submission: Path,
@@ -154,3 +179,132 @@ def test_does_doctor_say_whether_warm_starts_and_pinning_are_on(
     shown = CliRunner().invoke(main, ["doctor"]).output
     assert "warm starts: off" in shown and "warm starts: on" not in shown
     assert "CPU pinning: off" in shown
+
+
+IO_MODULE = """\
+import mmap
+import os
+
+
+def ok():
+    return "ok"
+
+
+def poke(path, text):
+    with open(path, "r+b") as fh:
+        shared = mmap.mmap(fh.fileno(), 0)
+        before = bytes(shared[:len(text)]).decode()
+        shared[:len(text)] = text.encode()
+        shared.flush()
+    try:
+        with open(os.path.join(os.path.dirname(path), "mine"), "w") as fh:
+            fh.write("x")
+        created = "created"
+    except OSError as exc:
+        created = type(exc).__name__
+    return {"before": before, "created": created}
+"""
+
+LEVELS = [("bubblewrap", True), ("bubblewrap", False), ("uid", False), ("none", False)]
+
+
+def _runnable(level: str) -> str | None:
+    """Why ``level`` cannot run on this machine, or None."""
+    if level == "bubblewrap" and detect().level != "bubblewrap":
+        return "needs bubblewrap"
+    if level == "uid":
+        if os.geteuid() != 0:
+            return "the uid level needs root"
+        drop = Isolation("uid", (), ()).preexec()
+        try:
+            subprocess.run([sys.executable, "-c", ""], preexec_fn=drop, check=True)
+        except (OSError, subprocess.SubprocessError):
+            return "this Python is not runnable by uid 65534 (installed under a private home)"
+    return None
+
+
+@pytest.mark.parametrize(("level", "warm"), LEVELS)
+def test_can_the_child_mmap_the_graders_io_files_but_not_add_its_own(
+        level: str, warm: bool, submission: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Does every started child (cold, warm, each level) get an empty I/O folder whose files,
+    made by the grader with mode 0o666, it can map shared and write, without creating any
+    file of its own there (as root: the bound on what it may write is one file-size limit
+    per grader file)?"""
+    why = _runnable(level)
+    if why:
+        pytest.skip(why)
+    monkeypatch.setenv(launch.ENV_WARM, "1" if warm else "0")
+    (submission / "io_user.py").write_text(IO_MODULE, encoding="utf-8")
+    chosen = detect() if level == "bubblewrap" else Isolation(level, (), ())
+    for _ in range(2):  # the second child finds the folder emptied
+        with Sandbox(submission, FAST, isolation=chosen) as box:
+            box.call("io_user", "ok")
+            assert box._child is not None
+            host, seen = box._child.io
+            assert seen == ("/io" if level == "bubblewrap" else str(host))
+            assert list(host.iterdir()) == []
+            shared = host / "args.bin"
+            shared.write_bytes(b"hello world")
+            os.chmod(shared, 0o666)
+            reply = box.call("io_user", "poke", [f"{seen}/args.bin", "HELLO"]).value
+            assert reply["before"] == "hello"
+            assert shared.read_bytes() == b"HELLO world"
+            if os.geteuid() == 0 and level != "none":
+                assert reply["created"] == "PermissionError"
+                assert sorted(p.name for p in host.iterdir()) == ["args.bin"]
+            assert isinstance(box._zygote, launch.Zygote) == (warm and level == "bubblewrap")
+
+
+def _leave_a_trap(work: Path, victim: Path) -> None:
+    """What a child may leave: an unwritable folder holding a link to a host file, an
+    unreadable folder, a link to a folder outside."""
+    trap = work / "d"
+    trap.mkdir()
+    (trap / "link").symlink_to(victim)
+    (trap / "file").write_text("x", encoding="utf-8")
+    os.chmod(trap, 0o500)
+    closed = work / "e"
+    (closed / "deeper").mkdir(parents=True)
+    (closed / "deeper" / "f").write_text("x", encoding="utf-8")
+    os.chmod(closed / "deeper", 0o000)
+    os.chmod(closed, 0o000)
+    (work / "outside").symlink_to(victim.parent)
+
+
+@pytest.mark.parametrize("as_root", [True, False], ids=["root", "unprivileged"])
+def test_does_cleanup_empty_everything_without_following_a_link(as_root: bool) -> None:
+    """A child leaves /work/d at mode 0500 holding a link to a host file (and folders of mode
+    0000, and a link to a host folder): is everything removed, as root and as an unprivileged
+    instructor, without the link's target changing mode or losing a file?"""
+    if os.geteuid() != 0:
+        pytest.skip("arranging the unprivileged case needs root (to become uid 65534)")
+    base = Path(tempfile.mkdtemp(dir="/tmp", prefix="grader-trap-"))
+    try:
+        os.chmod(base, 0o755)
+        victim, work = base / "victim.txt", base / "work"
+        victim.write_text("host file", encoding="utf-8")
+        work.mkdir()
+        owner = 0 if as_root else 65534
+        for path in (victim, work):
+            os.chown(path, owner, owner)
+        os.chmod(victim, 0o600)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the instructor's process
+            code = 1
+            try:
+                if not as_root:
+                    os.setgroups([])
+                    os.setgid(65534)
+                    os.setuid(65534)
+                _leave_a_trap(work, victim)
+                launch._empty(work)
+                code = 0 if not list(work.iterdir()) else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, "something was left, or it raised"
+        assert victim.stat().st_mode & 0o777 == 0o600
+        assert victim.read_text(encoding="utf-8") == "host file"
+        assert sorted(p.name for p in base.iterdir()) == ["victim.txt", "work"]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -10,6 +10,7 @@ from grader.misconceptions import (
     Diagnosis,
     Misconception,
     diagnose,
+    diagnose_batches,
     diagnose_exception,
     diagnosis_for,
     mutation_diagnosis,
@@ -21,7 +22,7 @@ BUILTIN_KEYS = {
     "missing_factor_2", "extra_factor_2", "sum_instead_of_mean", "mean_instead_of_sum",
     "sign_error", "transposed", "activation_instead_of_derivative", "bias_not_summed",
     "broadcast_column", "overflow", "modified_input", "returned_none", "wrong_dtype",
-    "output_aliases_input",
+    "output_aliases_input", "scaled_by_constant", "batches_repeat_or_miss",
 }
 
 
@@ -95,9 +96,12 @@ def test_all_zero_expected_never_triggers_a_factor() -> None:
 
 
 def test_batch_factors_need_a_batch_size() -> None:
+    """Without N a factor of 5 is named as the plain constant it is, not as a sum over N."""
     expected = expected_grad()
-    assert diagnose(N * expected, expected) is None
-    assert diagnose(N * expected, expected, batch_size=1) is None
+    for batch_size in (None, 1):
+        d = diagnose(N * expected, expected, batch_size=batch_size)
+        assert d is not None and d.key == "scaled_by_constant"
+        assert d.message.startswith("result is exactly the expected value times 5. ")
 
 
 def test_scalar_loss_sum_instead_of_mean() -> None:
@@ -110,7 +114,8 @@ def test_square_transpose_but_not_of_a_symmetric_matrix() -> None:
     square = np.random.default_rng(1).normal(size=(4, 4))
     assert key(diagnose(square.T.copy(), square)) == "transposed"
     symmetric = square + square.T
-    assert diagnose(symmetric * 3, symmetric) is None
+    assert key(diagnose(symmetric * 3, symmetric)) == "scaled_by_constant"
+    assert diagnose(symmetric, symmetric) is None
 
 
 def test_bias_not_summed_over_the_batch() -> None:
@@ -142,8 +147,15 @@ def test_wrong_dtype_for_ints() -> None:
     expected = np.array([1.0, 2.0, 3.0])
     d = diagnose(np.array([1, 2, 3]), expected)
     assert d is not None and d.message.startswith("result has dtype int64, expected float64.")
-    d = diagnose(0, 0.5)
-    assert d is not None and d.message.startswith("result is a Python int, expected float64.")
+    d = diagnose(np.float32(0.1), 0.1, rtol=1e-9)
+    assert d is not None and d.message.startswith("result has dtype float32, expected float64.")
+
+
+def test_is_an_int_scalar_not_blamed_for_its_type() -> None:
+    """Where a scalar is returned any real number is allowed: a wrong int is wrong by value."""
+    assert diagnose(0, 0.0) is None
+    d = diagnose(3, 1.5, batch_size=None)
+    assert d is not None and d.key == "extra_factor_2"
 
 
 def test_integer_outputs_get_no_factor_diagnosis() -> None:
@@ -277,3 +289,66 @@ def test_courses_register_their_own_misconceptions(course_entry: Misconception) 
     assert d == Diagnosis("tanh_as_sigmoid", "tanh derivative from the sigmoid",
                           "result uses the sigmoid's derivative. tanh'(z) = 1 - tanh(z)^2.")
     assert diagnosis_for("tanh_as_sigmoid", "Seen.").message == "Seen. tanh'(z) = 1 - tanh(z)^2."
+
+
+# -- any clean constant factor ------------------------------------------------------------------
+@pytest.mark.parametrize(("factor", "said"), [
+    (3.0, "3"), (1 / 3, "1/3"), (-2.0, "-2"), (0.75, "3/4"), (-0.5, "-1/2"),
+    (2 / N, "2/N = 2/5"), (float(N * N), "N^2 = 25"),
+    (1e-5, "1e-05 (a power of ten: a step size eps or eps^2, or a learning rate?)"),
+    (1e-10, "1e-10 (a power of ten: a step size eps or eps^2, or a learning rate?)"),
+])
+def test_is_any_clean_constant_factor_named(factor: float, said: str) -> None:
+    """Is an output that is the expected one times 3, 1/3, 2/N, eps, eps^2 ... told which?"""
+    expected = expected_grad(3)
+    d = diagnose(factor * expected, expected, batch_size=N, rtol=1e-9, atol=1e-15, name="dW")
+    assert d is not None and d.key == "scaled_by_constant", d
+    assert d.message.startswith(f"dW is exactly the expected value times {said}. ")
+
+
+def test_do_the_catalogued_factors_keep_their_own_teaching() -> None:
+    """2, 1/2, -1, N and 1/N keep their specific entries (with the formula that explains them)."""
+    expected = expected_grad(4)
+    found = {f: key(diagnose(f * expected, expected, batch_size=N))
+             for f in (2.0, 0.5, -1.0, float(N), 1 / N)}
+    assert found == {2.0: "extra_factor_2", 0.5: "missing_factor_2", -1.0: "sign_error",
+                     float(N): "sum_instead_of_mean", 1 / N: "mean_instead_of_sum"}
+
+
+def test_is_one_number_only_matched_against_slips_of_a_formula() -> None:
+    """Any wrong number is some fraction of the right one: a scalar gets no p/q, but a power of
+    ten (a step size) is still named."""
+    assert diagnose(0.75, 0.5) is None  # 3/2 of an accuracy is no mistake of a formula
+    d = diagnose(0.5e-5, 0.5, rtol=1e-9, atol=1e-15)
+    assert d is not None and d.key == "scaled_by_constant"
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_is_a_random_wrong_array_never_a_clean_multiple(seed: int) -> None:
+    rng = np.random.default_rng(1000 + seed)
+    expected = rng.normal(size=(3, 4))
+    perturbed = expected * rng.uniform(0.2, 5.0) + rng.normal(0.0, 1e-3, size=(3, 4))
+    assert diagnose(perturbed, expected, batch_size=N) is None
+
+
+# -- mini-batches that repeat or miss examples --------------------------------------------------
+def test_are_repeated_and_missing_examples_counted_and_named() -> None:
+    batches = [np.array([4, 1, 1]), np.array([0, 4]), np.array([6])]
+    d = diagnose_batches(batches, 7, name="minibatches(7, 3, rng)")
+    assert d is not None and d.key == "batches_repeat_or_miss"
+    assert d.message.startswith(
+        "minibatches(7, 3, rng) repeats 2 of the 7 examples (index 1 is in it 2 times) and "
+        "leaves 3 out (index 2 is in no batch). ")
+    outside = diagnose_batches([np.array([0, 1]), np.array([2, 3])], 3)
+    assert outside is not None and "holds 1 indices outside range(3) (such as 3)" in \
+        outside.message
+    assert diagnose_batches([np.array([2, 0]), np.array([1])], 3) is None
+    assert diagnose_batches("not batches", 3) is None
+
+
+def test_does_diagnose_recognise_batches_that_sample_with_replacement() -> None:
+    """Batches drawn with replacement, compared with the expected partition, are named."""
+    expected = [np.array([3, 0, 4]), np.array([2, 1])]
+    drawn = [np.array([3, 3, 4]), np.array([2, 1])]
+    assert key(diagnose(drawn, expected, name="batches")) == "batches_repeat_or_miss"
+    assert diagnose([np.array([0, 3, 4]), np.array([2, 1])], expected) is None

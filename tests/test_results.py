@@ -77,6 +77,41 @@ def test_does_a_submission_that_cannot_be_graded_still_get_a_valid_zero_result(
     assert all(t["feedback"] == "bob.zip is not a zip" for t in failed["tests"])
 
 
+def test_does_a_result_record_its_files_digest_and_attempts(toy_course: Course,
+                                                            outcomes: list[Outcome]) -> None:
+    """Are the files graded, their digest and the sandbox's attempts (deduplicated, at most
+    20, each capped, as valid text) in the result, and is it valid?"""
+    attempts = ["network: connect 10.0.0.1:80", "network: connect 10.0.0.1:80",
+                "write outside the sandbox's folders: /etc/\ud800", "x" * 1000,
+                *(f"process: fork {i}" for i in range(30))]
+    built = results.build(toy_course, "mallory", outcomes, files={"toy.py": "toy.py"},
+                          files_digest="ab" * 32, attempts=attempts)
+    results.validate(built)
+    assert built["files"] == ["toy.py"] and built["files_digest"] == "ab" * 32
+    assert len(built["attempts"]) == results.MAX_ATTEMPTS
+    assert built["attempts"][:2] == ["network: connect 10.0.0.1:80",
+                                     "write outside the sandbox's folders: /etc/\\ud800"]
+    assert built["attempts"][2] == "x" * results.MAX_ATTEMPT_CHARS
+    assert "attempts" not in results.build(toy_course, "alice", outcomes)
+
+
+def test_is_a_result_with_unencodable_text_still_written(toy_course: Course,
+                                                         outcomes: list[Outcome],
+                                                         out: Path) -> None:
+    """A lone surrogate in a student's feedback or id: is the result written, valid, and
+    read back with the text escaped?"""
+    outcomes[1].feedback = "your code raised ValueError: \ud800"
+    built = results.build(toy_course, "eve\udcff", outcomes)
+    results.write(built, results.result_path(out, "eve\udcff"))
+    (loaded,) = results.load_all(out)
+    assert loaded["student"] == "eve\\udcff"
+    assert "ValueError: \\ud800" in loaded["tests"][1]["feedback"]
+    raw = {"feedback": "\udfff", "\ud800": ["\udbff"]}
+    results.write_json(raw, out / "raw.json")
+    assert json.loads((out / "raw.json").read_text()) == {"feedback": "\\udfff",
+                                                         "\\ud800": ["\\udbff"]}
+
+
 def mutated(result: results.Result, change: Any) -> results.Result:
     copied = copy.deepcopy(result)
     change(copied)
@@ -95,9 +130,13 @@ def mutated(result: results.Result, change: Any) -> results.Result:
     lambda r: r.update(student=""),
     lambda r: r.pop("errors"),
     lambda r: r.update(score="full marks"),
+    lambda r: r.update(attempts=[{"network": "1.2.3.4"}]),
+    lambda r: r.update(attempts=["x"] * 21),
+    lambda r: r.update(files_digest="not a digest"),
 ], ids=["extra property", "extra test property", "bad status", "bad visibility",
         "negative score", "extra diagnosis property", "extra module property",
-        "other schema version", "empty student", "missing errors", "score not a number"])
+        "other schema version", "empty student", "missing errors", "score not a number",
+        "attempt not a string", "too many attempts", "bad digest"])
 def test_does_validate_reject_a_result_outside_the_schema(result: results.Result,
                                                           change: Any) -> None:
     with pytest.raises(jsonschema.ValidationError):
@@ -147,11 +186,10 @@ def test_does_a_failure_while_writing_leave_the_old_file_and_no_temporary_file(
     results.write(result, path)
     before = path.read_bytes()
 
-    def disk_full(data: Any, fh: Any, **kwargs: Any) -> None:
-        fh.write('{"student": "alice", "sco')
+    def disk_full(fd: Any) -> None:  # the bytes are written, but cannot reach the disk
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(results.json, "dump", disk_full)
+    monkeypatch.setattr(results.os, "fsync", disk_full)
     with pytest.raises(OSError, match="No space left"):
         results.write(result, path)
     assert path.read_bytes() == before

@@ -276,12 +276,13 @@ def test_are_cells_marked_module_name_gathered_in_order(tmp_path: Path) -> None:
 
 
 def test_is_a_writefile_cell_a_module_without_its_magic_line(tmp_path: Path) -> None:
+    """As IPython writes it: the cell after the magic line, ending in a newline."""
     path = make_notebook(tmp_path / "nb.ipynb", [
         code_cell("%%writefile toy.py\ndef add_one(x):\n    return x + 1"),
         code_cell("%%writefile exercises/other.py\nY = 2"),
     ])
-    assert unpack_path(path).modules == {"toy": "def add_one(x):\n    return x + 1",
-                                         "other": "Y = 2"}
+    assert unpack_path(path).modules == {"toy": "def add_one(x):\n    return x + 1\n",
+                                         "other": "Y = 2\n"}
 
 
 @pytest.mark.parametrize("grade_id", ["toy", "toy-add_one", "toy_add_one", "toy.add_one",
@@ -350,3 +351,20 @@ def test_is_a_class_folder_unpacked_without_writing_outside_the_target(tmp_path:
     unpack(found, MODULES).write(target)
     assert sorted(os.listdir(target)) == ["toy.py"]
     assert not (tmp_path / "escape.py").exists()
+
+
+def test_does_a_corrupt_deflate_stream_cost_only_its_module(tmp_path: Path) -> None:
+    """A member whose compressed data is damaged (zlib fails, not the CRC): is only that
+    module a problem, the others read?"""
+    path = tmp_path / "damaged.zip"
+    text = "".join(f"x{i} = {i * 7919 % 104729}\n" for i in range(3000))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("toy.py", text)
+        archive.writestr("other.py", "y = 2\n")
+    data = bytearray(path.read_bytes())
+    start = data.index(b"toy.py") + len("toy.py") + 100
+    data[start:start + 200] = bytes(range(200))
+    path.write_bytes(bytes(data))
+    unpacked = unpack_path(path)
+    assert unpacked.modules == {"other": "y = 2\n"}
+    assert "cannot be read" in unpacked.problems["toy"]

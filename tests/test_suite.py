@@ -1,17 +1,19 @@
 """The hidden suite tests itself: the reference scores 100, the stubs 0, an independent correct
 implementation 100, and every catalogued misconception, injected into the reference, loses
-points only in its own module, in the test meant to catch it, and is named in the feedback."""
+points only in its own module, in the test meant to catch it, and is named in the feedback;
+the public checks see every such mistake too, and blame it on the right function."""
 
 from __future__ import annotations
 
 import importlib.util
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from grader import batch, results
+from grader import api, batch, results
 from grader.course import load_course
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,3 +117,58 @@ def test_misconception_loses_points_in_its_own_test(
         assert test["diagnosis"] is not None, test["feedback"]
         assert test["diagnosis"]["key"] == mutant["key"], test["feedback"]
         assert test["diagnosis"]["title"] in test["feedback"]
+
+
+Checked = dict[str, tuple[str, str, str | None]]
+"""What `grader check` says of one submission: function -> (status, the first failing check's
+feedback, its diagnosis key)."""
+
+
+def check_folder(folder: Path) -> Checked:
+    """`grader check` of every module of ``folder`` (in a worker process: collecting checks
+    imports modules, which is not thread-safe)."""
+    report = api.check(path=folder, course=ROOT, echo=False)
+    found: Checked = {}
+    for f in report.functions:
+        first = next((o for o in f.outcomes if o.status != "passed"), None)
+        found[f"{f.module}.{f.function}"] = (
+            f.status, first.feedback if first else "",
+            first.diagnosis.key if first and first.diagnosis else None)
+    return found
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Checked]:
+    """`grader check` of every mutant and of the reference (two at a time)."""
+    folder = tmp_path_factory.mktemp("checked")
+    students = {"reference": folder / "reference"}
+    shutil.copytree(ROOT / "solutions", students["reference"])
+    for mutant in MUTANTS:
+        students[mutant["student"]] = folder / mutant["student"]
+        make_mutant(students[mutant["student"]], mutant)
+    with ProcessPoolExecutor(2) as pool:
+        return dict(zip(students, pool.map(check_folder, students.values()), strict=True))
+
+
+def test_does_the_reference_pass_every_public_check(checked: dict[str, Checked]) -> None:
+    assert {f: s for f, (s, _, _) in checked["reference"].items() if s != "passed"} == {}
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m["student"] for m in MUTANTS])
+def test_does_a_misconception_fail_only_its_own_public_checks_or_name_itself(
+    checked: dict[str, Checked], mutant: dict[str, Any],
+) -> None:
+    """A mutant that loses points in `grader grade` (every one does, see above) must fail a
+    public check of its own function; any other function whose checks it breaks must say
+    which function to fix first (the mutant's), not diagnose itself."""
+    found = checked[mutant["student"]]
+    own = f"{mutant['module']}.{mutant['function']}"
+    status, feedback, diagnosis = found[own]
+    assert status != "passed", f"{own} passes every public check"
+    assert not feedback.startswith("this uses your"), feedback
+    for function, (status, feedback, diagnosis) in found.items():
+        if function == own or status == "passed":
+            continue
+        assert feedback.startswith("this uses your") and diagnosis is None, \
+            (function, feedback[:300])
+        assert f" {mutant['function']} first" in feedback, (function, feedback)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -238,3 +239,35 @@ def test_are_seeds_drawn_from_the_tests_rng(sandbox: Sandbox) -> None:
     run(check, sandbox)
     run(check, sandbox)
     assert seeds[0] == seeds[2] != seeds[1] == seeds[3]
+
+
+# -- what a failure may have come through; hidden expected values --------------------------------
+def test_does_the_outcome_record_the_student_functions_called_before_the_end(
+        sandbox: Sandbox) -> None:
+    """Each student function once, in call order, up to the failure (for grader.blame)."""
+    def check(ctx: Context) -> None:
+        x = np.ones(3)
+        ctx.student.half(x)
+        ctx.student.double(x)
+        ctx.student.half(x)
+        ctx.fail("stop here")
+        ctx.student.scale_in_place(x)
+
+    assert run(check, sandbox).calls == ("toy.half", "toy.double")
+
+
+def test_does_a_hidden_expected_value_stay_out_of_a_gradient_message(sandbox: Sandbox) -> None:
+    """With show_expected False, expect_gradient says where and by about how much, not the
+    numerical gradient (the answer) nor the analytic one (with the error, it gives the
+    answer away); the diagnosis is kept."""
+    def check(ctx: Context) -> None:
+        x = np.array([1.25, 1.5, 1.75])
+        ctx.expect_gradient(ctx.student.double(x), x, what="dx")
+
+    spec = Spec(check, "toy", "check", "toy::check", Marker("double", 1.0, "hidden", None, False),
+                show_expected=False)
+    outcome = run_test(spec, sandbox, seed=1, reference=REFERENCE)  # type: ignore[arg-type]
+    assert re.fullmatch(r"dx: analytic and numerical gradients differ by about \d+% at index "
+                        r"\(2,\) \(relative error .* above 1e-06\)", outcome.feedback)
+    assert "2.5" not in outcome.feedback and "3.5" not in outcome.feedback
+    assert outcome.diagnosis is not None and outcome.diagnosis.key == "extra_factor_2"

@@ -284,3 +284,117 @@ def test_does_write_message_send_what_the_reader_reads(pipe: dict[str, int]) -> 
     message = wire.Reader(pipe["r"]).read(time.monotonic() + 5.0)
     thread.join()
     np.testing.assert_array_equal(wire.decode(message)["x"], np.arange(50_000.0))
+
+
+# -- bounds: deadlines and sizes ---------------------------------------------------------------
+def test_does_a_write_nobody_reads_give_up_at_its_deadline(pipe: dict[str, int]) -> None:
+    """A frame larger than the pipe buffer, and no reader: the write ends at its deadline
+    instead of blocking forever (the grader's side of issue 11 item 2)."""
+    frame = wire.dumps({"x": "a" * (1 << 20)})
+    started = time.monotonic()
+    with pytest.raises(wire.ChannelTimeout):
+        wire.write(pipe["w"], frame, started + 0.3)
+    assert 0.25 < time.monotonic() - started < 2.0
+
+
+def test_does_a_write_with_a_deadline_deliver_everything_to_a_slow_reader(
+    pipe: dict[str, int],
+) -> None:
+    message = {"x": "b" * (1 << 20)}
+    got: list[object] = []
+    thread = threading.Thread(
+        target=lambda: got.append(wire.Reader(pipe["r"]).read(time.monotonic() + 10.0)))
+    thread.start()
+    wire.write_message(pipe["w"], message, time.monotonic() + 10.0)
+    thread.join()
+    assert got == [message]
+
+
+def test_is_a_message_over_the_readers_limit_refused_before_its_body_is_read(
+    pipe: dict[str, int],
+) -> None:
+    """Refused with at most one read's worth of it taken: the sender is still blocked on the
+    rest when the reader gives up."""
+    body = b'"' + b"x" * (5 * wire.READ_SIZE) + b'"'
+    writer = threading.Thread(target=os.write, args=(pipe["w"], len(body).to_bytes(4, "big")
+                                                      + body), daemon=True)
+    writer.start()
+    with pytest.raises(wire.MessageTooLarge, match="over the limit") as info:
+        wire.Reader(pipe["r"], limit=1000).read(time.monotonic() + 1.0)
+    assert (info.value.size, info.value.limit) == (len(body), 1000)
+    time.sleep(0.2)
+    assert writer.is_alive()  # most of the body was never read
+    while writer.is_alive():
+        os.read(pipe["r"], 1 << 16)
+
+
+def test_is_a_large_message_read_whole_and_nothing_of_the_next_taken(
+    pipe: dict[str, int],
+) -> None:
+    """A message larger than one read goes into a buffer of its own size; the message after
+    it arrives intact."""
+    first = {"x": "c" * (3 * wire.READ_SIZE)}
+    frames = wire.dumps(first) + wire.dumps({"n": 2})
+    reader = wire.Reader(pipe["r"])
+
+    def feed() -> None:
+        for start in range(0, len(frames), 10_000):
+            os.write(pipe["w"], frames[start:start + 10_000])
+
+    thread = threading.Thread(target=feed)
+    thread.start()
+    assert reader.read(time.monotonic() + 5.0) == first
+    assert reader.read(time.monotonic() + 5.0) == {"n": 2}
+    thread.join()
+
+
+def test_is_a_body_that_is_not_ascii_refused(pipe: dict[str, int]) -> None:
+    body = '"caf\u00e9"'.encode()
+    os.write(pipe["w"], len(body).to_bytes(4, "big") + body)
+    with pytest.raises(wire.WireError, match="ASCII"):
+        wire.Reader(pipe["r"]).read(time.monotonic() + 1.0)
+
+
+def test_are_lone_surrogates_mended_and_everything_else_kept(pipe: dict[str, int]) -> None:
+    """Issue 11 item 5: a lone surrogate becomes U+FFFD, in values and keys; a surrogate
+    pair (an emoji), a Hangul syllable near the range and a literal backslash-u stay."""
+    sent = {"a\ud800": ["\udfff x", "\U0001f600", "\ud55c", "\\ud800 as text"]}
+    os.write(pipe["w"], wire.dumps(sent))
+    got = wire.Reader(pipe["r"]).read(time.monotonic() + 1.0)
+    assert got == {"a\ufffd": ["\ufffd x", "\U0001f600", "\ud55c", "\\ud800 as text"]}
+    json.dumps(got, ensure_ascii=False).encode("utf-8")  # writable
+
+
+# -- shared arguments ----------------------------------------------------------------------------
+def test_are_shared_arrays_aligned_and_rebuilt_on_the_buffer_without_a_copy() -> None:
+    shared = wire.SharedArrays()
+    value = [np.arange(3, dtype=np.int8), {"w": np.ones((2, 2))}, np.zeros(0), np.array(2.5)]
+    encoded = wire.encode(value, shared=shared)
+    assert [offset % wire.SHARED_ALIGN for offset, _ in shared.regions] == [0, 0, 0]
+    assert len(shared.regions) == 3  # the empty array travels inline
+    buffer = bytearray(shared.data)
+    back = wire.decode(json.loads(json.dumps(encoded)), shared=buffer)
+    np.testing.assert_array_equal(back[1]["w"], np.ones((2, 2)))
+    assert back[2].shape == (0,) and back[3].shape == ()
+    back[1]["w"][0, 0] = 7.0  # writes land in the buffer, where the grader reads them
+    assert shared.changed(bytes(buffer)) == [1]
+    assert shared.changed(bytes(shared.data)) == []
+    assert shared.changed(bytes(buffer)[:2]) == [0, 1, 2]  # a cut file: all changed
+
+
+def test_is_a_shared_array_refused_where_no_file_was_offered() -> None:
+    with pytest.raises(wire.WireError, match="shared"):
+        wire.decode({"__shm__": ["float64", [1], 0]})
+
+
+@pytest.mark.parametrize("spec", [["float64", [4], 8], ["float64", [1], -8], ["float64", [1], "0"],
+                                  ["object", [1], 0]])
+def test_is_a_shared_array_outside_its_file_refused(spec: list[object]) -> None:
+    with pytest.raises(wire.WireError):
+        wire.decode({"__shm__": spec}, shared=bytearray(32))
+
+
+def test_are_handles_among_shared_arguments_counted() -> None:
+    shared = wire.SharedArrays()
+    wire.encode([wire.Handle(1), {"c": wire.Handle(2)}, np.ones(2)], shared=shared)
+    assert shared.handles == 2
