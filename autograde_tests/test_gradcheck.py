@@ -81,7 +81,7 @@ def test_numerical_gradient_uses_eps(ctx: Context) -> None:
 
 @graded("numerical_gradient", points=1.5, visibility="after_published")
 def test_numerical_gradient_leaves_x_unchanged(ctx: Context) -> None:
-    """numerical_gradient leaves x exactly as it was (even if f raises) and returns a new array"""
+    """numerical_gradient leaves x exactly as it was (even if f raises)"""
     shape = (4, 3)
     f = smooth_function(ctx, shape)
     x = ctx.rng.normal(0.0, 1.0, size=shape)

@@ -177,6 +177,6 @@ def test_backward_square(ctx: Context) -> None:
 
 @graded("backward", points=1, visibility="hidden")
 def test_backward_shapes(ctx: Context) -> None:
-    """backward returns new float64 arrays for one neuron (1, 4) and one input (5, 1)"""
+    """backward returns float64 arrays for one neuron (1, 4) and one input (5, 1)"""
     for shape in [(1, 4), (5, 1)]:
         expect_reference(ctx, "backward", shape, what=f" for W of shape {shape}", fresh=True)

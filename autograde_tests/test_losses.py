@@ -93,7 +93,7 @@ def test_sse_grad_numerical(ctx: Context) -> None:
 
 @graded("sse_grad", points=0.5, visibility="hidden")
 def test_sse_grad_properties(ctx: Context) -> None:
-    """sse_grad returns a new float64 array of A's shape and leaves A and Y unchanged"""
+    """sse_grad returns a float64 array of A's shape and leaves A and Y unchanged"""
     A, Y = batch(ctx, 6, 4)
     grad = ctx.student.sse_grad(A, Y)
     ctx.expect_unchanged()
@@ -158,7 +158,7 @@ def test_softmax_cross_entropy_stable(ctx: Context) -> None:
 
 @graded("softmax_cross_entropy", points=0.5, visibility="hidden")
 def test_softmax_cross_entropy_properties(ctx: Context) -> None:
-    """softmax_cross_entropy returns a float and a new array, and leaves its inputs unchanged"""
+    """softmax_cross_entropy returns a number and an array, and leaves its inputs unchanged"""
     logits = ctx.rng.normal(0.0, 3.0, size=(5, 3))
     labels = labels_for(ctx, 5, 3)
     with ctx.isolated(*HELPERS):

@@ -85,7 +85,7 @@ def test_sgd_step_matches_reference(ctx: Context) -> None:
 
 @graded("sgd_step", points=0.5, visibility="after_published")
 def test_sgd_step_leaves_inputs_unchanged(ctx: Context) -> None:
-    """sgd_step returns new arrays and leaves params and grads unchanged"""
+    """sgd_step returns p - lr * g and leaves params and grads unchanged"""
     params, grads = params_and_grads(ctx)
     result = ctx.student.sgd_step(params, grads, 0.1)
     ctx.expect_unchanged()

@@ -25,7 +25,7 @@ def check_sse_known_value(ctx: Context) -> None:
 
 @public("sse_grad")
 def check_sse_grad_known_value(ctx: Context) -> None:
-    """sse_grad is 2 (A - Y) / N, a new array of A's shape"""
+    """sse_grad is 2 (A - Y) / N, an array of A's shape"""
     expected = 2.0 * (A - Y) / 4
     ctx.expect_close(ctx.student.sse_grad(A, Y), expected, rtol=1e-12, atol=1e-15,
                      what="sse_grad(A, Y)", batch_size=4,

@@ -46,7 +46,7 @@ def check_minibatches_partition(ctx: Context) -> None:
 
 @public("sgd_step")
 def check_sgd_step_known_value(ctx: Context) -> None:
-    """sgd_step returns new arrays p - lr * g and leaves params and grads unchanged"""
+    """sgd_step returns p - lr * g and leaves params and grads unchanged"""
     params = {"W1": np.array([[1.0, -2.0], [0.5, 0.0]]), "b1": np.array([0.1, 0.2])}
     grads = {"W1": np.array([[0.5, 1.0], [-1.0, 2.0]]), "b1": np.array([1.0, -1.0])}
     expected = {"W1": np.array([[0.95, -2.1], [0.6, -0.2]]), "b1": np.array([0.0, 0.3])}
@@ -168,7 +168,7 @@ def check_train_is_the_contract_loop(ctx: Context) -> None:
 
 @public("train")
 def check_train_zero_epochs(ctx: Context) -> None:
-    """train(..., epochs=0) returns new arrays equal to params and an empty history"""
+    """train(..., epochs=0) returns arrays equal to params and an empty history"""
     with ctx.blame_other_stubs("train"):
         result = ctx.student.train(PARAMS, X, Y, epochs=0, batch_size=4, lr=1.0,
                                    rng=np.random.default_rng(3))

@@ -11,6 +11,8 @@ string-keyed dicts, plus these tagged forms:
   ``offset`` of the call's shared file (:class:`SharedArrays`); only the grader sends these,
   and the child builds its argument on the file mapped ``MAP_SHARED``, so that the grader can
   read back, itself, what the call left there;
+- ``{"__sc__": [dtype, base64]}``: a numpy scalar of an allowed dtype (``np.float64(0.5)``),
+  rebuilt as a numpy scalar of that dtype, so a value keeps its type across the boundary;
 - ``{"__tuple__": [...]}`` and ``{"__set__": [...]}``: tuples and sets;
 - ``{"__handle__": n}``: a value the child could not send as plain data; it stays in the child
   and the parent may pass the handle back in a later call (it never compares equal to anything);
@@ -199,12 +201,16 @@ def encode(value: Any, *, keep: dict[int, Any] | None = None,
     """
     if value is None or isinstance(value, bool | str):
         return value
+    if isinstance(value, np.generic):  # before float: np.float64 is a float too
+        name = _NATIVE.get(value.dtype)
+        if name is not None:  # crosses as itself: code that calls z.ndim on a float64 works
+            return {"__sc__": [name, base64.b64encode(value.tobytes()).decode("ascii")]}
+        if not isinstance(value, np.void | np.object_):
+            return encode(value.item(), keep=keep)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
         return _encode_float(value)
-    if isinstance(value, np.generic) and not isinstance(value, np.void | np.object_):
-        return encode(value.item(), keep=keep)
     if isinstance(value, np.ndarray):
         name = _NATIVE.get(value.dtype)
         if name is None:  # another dtype, or an allowed one in the other byte order
@@ -286,6 +292,8 @@ def decode(data: Any, *, depth: int = 0, shared: Any = None) -> Any:
         raise WireError(f"unexpected JSON value of type {type(data).__name__}")
     if "__nd__" in data:
         return _decode_array(data["__nd__"])
+    if "__sc__" in data:
+        return _decode_scalar(data["__sc__"])
     if "__shm__" in data:
         return _shared_array(data["__shm__"], shared)
     if "__tuple__" in data:
@@ -359,6 +367,23 @@ def _array_spec(spec: Any) -> tuple[np.dtype[Any], list[int], Any]:
     if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)):
         raise WireError("malformed array shape")
     return _BY_NAME[dtype], shape, payload
+
+
+def _decode_scalar(spec: Any) -> np.generic:
+    if not (isinstance(spec, list) and len(spec) == 2 and isinstance(spec[1], str)):
+        raise WireError("malformed scalar")
+    dtype = spec[0]
+    if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES:
+        raise WireError(f"scalars of dtype {dtype!r} may not cross the sandbox boundary")
+    dt = _BY_NAME[dtype]
+    try:
+        raw = base64.b64decode(spec[1].encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise WireError("scalar data is not base64") from exc
+    if len(raw) != dt.itemsize:
+        raise WireError("scalar data does not match its dtype")
+    scalar: np.generic = np.frombuffer(raw, dtype=dt)[0]
+    return scalar
 
 
 def _decode_array(spec: Any) -> np.ndarray[Any, Any]:

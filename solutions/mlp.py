@@ -19,9 +19,11 @@ Conventions
 - MLP parameters are a dict {"W1", "b1", ..., "WL", "bL"}; gradients a dict with the same
   keys and shapes. The gradient vector of the slides orders them [W1, b1, W2, b2, ...], each
   flattened row-major.
-- No function modifies its arguments, and returned arrays are new: never an argument itself
-  or a view of one (return z.copy(), not z). Randomness comes only from an rng argument
-  (numpy.random.Generator). Stubs raise NotImplementedError, never return None.
+- No function modifies its arguments: after every call the grader reads back the arrays it
+  passed. Return new arrays rather than an argument itself or a view of one (z.copy(), not
+  z): a good habit, though not graded (it cannot be seen from outside your process).
+  Randomness comes only from an rng argument (numpy.random.Generator). Stubs raise
+  NotImplementedError, never return None.
 
 What a correct submission may do
 --------------------------------

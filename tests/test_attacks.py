@@ -841,7 +841,7 @@ def test_unread_call_message_holds_nobody(attacks: Attacks) -> None:
 
 
 # -- 3: a forged harness --------------------------------------------------------------------------
-UNCHANGED = "sgd_step returns new arrays and leaves params and grads unchanged"
+UNCHANGED = "sgd_step returns p - lr * g and leaves params and grads unchanged"
 
 
 @needs_isolation
