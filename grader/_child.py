@@ -463,9 +463,10 @@ def startup(submission: str, importable: list[str]) -> None:
     sys.addaudithook(_audit)
 
 
-#: (audit arch, unshare, setns, clone, clone3) of the architectures the filter knows
-_SYSCALLS = {"x86_64": (0xC000003E, 272, 308, 56, 435),
-             "aarch64": (0xC00000B7, 97, 268, 220, 435)}
+#: (audit arch, unshare, setns, clone, clone3, (add_key, request_key, keyctl)) of the
+#: architectures the filter knows
+_SYSCALLS = {"x86_64": (0xC000003E, 272, 308, 56, 435, (248, 249, 250)),
+             "aarch64": (0xC00000B7, 97, 268, 220, 435, (217, 218, 219))}
 #: every CLONE_NEW* flag (time, mount, cgroup, uts, ipc, user, pid, network)
 _CLONE_NEW = 0x00000080 | 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 \
     | 0x20000000 | 0x40000000
@@ -475,8 +476,10 @@ def forbid_namespaces() -> None:
     """A seccomp filter: no new namespace from here on (``unshare``, ``setns``, ``clone``
     with a ``CLONE_NEW*`` flag fail with EPERM, ``clone3`` with ENOSYS so that the C library
     falls back to ``clone``). Without it a child could make a user namespace of its own and
-    there mount tmpfs or SysV memory that no limit of ours caps. Another architecture's
-    system calls (x32, i386) are refused. Does nothing on an unknown machine."""
+    there mount tmpfs or SysV memory that no limit of ours caps. The kernel's key store
+    (``add_key``, ``request_key``, ``keyctl``) is refused too: a uid's user keyring outlives
+    the child and would carry a message to the next student. Another architecture's system
+    calls (x32, i386) are refused. Does nothing on an unknown machine."""
     import ctypes
     import platform
     import struct
@@ -484,14 +487,15 @@ def forbid_namespaces() -> None:
     known = _SYSCALLS.get(platform.machine())
     if known is None:
         return
-    arch, unshare, setns, clone, clone3 = known
+    arch, unshare, setns, clone, clone3, (add_key, request_key, keyctl) = known
     allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
     load, equal, test, ret = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, JEQ|K, JSET|K, RET|K
     program = [
         (load, 0, 0, 4), (equal, 1, 0, arch), (ret, 0, 0, eperm),  # another ABI: refused
         (load, 0, 0, 0), (test, 0, 1, 0x40000000), (ret, 0, 0, eperm),  # x32 calls
-        # jumps count the instructions skipped: to 14 (EPERM), 15 (ENOSYS) or 13 (allow)
-        (equal, 7, 0, unshare), (equal, 6, 0, setns), (equal, 6, 0, clone3),
+        # jumps count the instructions skipped: to 17 (EPERM), 18 (ENOSYS) or 16 (allow)
+        (equal, 10, 0, unshare), (equal, 9, 0, setns), (equal, 8, 0, add_key),
+        (equal, 7, 0, request_key), (equal, 6, 0, keyctl), (equal, 6, 0, clone3),
         (equal, 0, 3, clone),
         (load, 0, 0, 16), (test, 0, 1, _CLONE_NEW), (ret, 0, 0, eperm), (ret, 0, 0, allow),
         (ret, 0, 0, eperm), (ret, 0, 0, enosys)]

@@ -128,7 +128,7 @@ def _worker_init(shared: batch._Shared, pin: bool, slot: int) -> None:
     signal.signal(signal.SIGTERM, _stop_worker)  # stopped: clean up sandbox and temp files
     if pin:
         affinity.pin(slot)  # this worker and its sandboxes on a CPU of their own
-    launch.prestart(detect())
+    launch.prestart(detect().allowing(shared.course.allow_imports))  # the zygote its sandboxes use
 
 
 def _stop_worker(signum: int, frame: object) -> None:

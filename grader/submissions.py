@@ -143,8 +143,12 @@ class Unpacked:
 
 def student_id(path: Path) -> str:
     """The student id: the entry's name without its extension (as valid Unicode text: a
-    name that is not UTF-8 keeps its undecodable bytes as escapes, ``\\udcff``)."""
+    name that is not UTF-8 keeps its undecodable bytes as escapes, ``\\udcff``). Only a file
+    loses its extension: a folder named ``victim.zip`` is the student ``victim.zip``, so no
+    entry can take the id of another student's zip or notebook."""
     name = path.name
+    if path.is_dir() and not path.is_symlink():
+        return inert.text(name)
     for suffix in ENTRY_SUFFIXES:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
