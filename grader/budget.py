@@ -24,9 +24,9 @@ Memory
 Cost: three system calls per callback (a ``/proc/self/statm`` read, two ``setrlimit``) and
 four per call (the timer checked, set and cleared, ``getrlimit``): about 13 microseconds of
 the grader's CPU per callback, measured in a running sandbox on a loaded machine, so about 6
-ms for the 430 callbacks of a whole submission (1% of its grading time). The ``SIGALRM`` handler is installed once per
-process and kept: it does nothing unless a callback runs, and code that installs another
-handler for a while (`grader.inprocess`) restores it.
+ms for the 430 callbacks of a whole submission (1% of its grading time). The ``SIGALRM``
+handler is installed once per process and kept: it does nothing unless a callback runs, and
+code that installs another handler for a while (`grader.inprocess`) restores it.
 """
 
 from __future__ import annotations
