@@ -56,6 +56,8 @@ CONNECT_TIMEOUT = 30.0
 #: a few submissions' sources at once, however large the class
 JOBS_PER_THREAD = 2
 MIN_IN_FLIGHT = 8
+#: seconds between two looks at the cluster's jobs (finished, or past their allowance)
+POLL = 0.02
 
 
 class ExecutorError(Exception):
@@ -288,7 +290,7 @@ def run_dask(todo: Sequence[Submission], shared: batch._Shared, log: TextIO, *,
     """
     if not todo:
         return
-    from distributed import Client, as_completed
+    from distributed import Client
 
     try:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
@@ -300,8 +302,10 @@ def run_dask(todo: Sequence[Submission], shared: batch._Shared, log: TextIO, *,
         _check_workers(client, course, expected, log, scheduler)
         capacity = _capacity(client)
         waiting = iter(todo)
-        running: dict[Future[results.Result], str] = {}
-        finished = as_completed(loop=client.loop)
+        # a job may wait behind one other on its worker thread (JOBS_PER_THREAD), so it is
+        # taken for stuck only past twice the deadline a local worker gets
+        allowance = JOBS_PER_THREAD * worker_deadline(course, shared.specs)
+        running: dict[Future[results.Result], tuple[Submission, str, float]] = {}
 
         def submit(count: int) -> None:
             for submission in itertools.islice(waiting, max(count, 0)):
@@ -310,18 +314,38 @@ def run_dask(todo: Sequence[Submission], shared: batch._Shared, log: TextIO, *,
                 future = client.submit(grade_on_worker, course, expected, secret, job,
                                        key=f"grade-{job.student}-{uuid.uuid4().hex}",
                                        pure=False)
-                running[future] = job.student
-                finished.add(future)
+                running[future] = (submission, job.student, time.monotonic() + allowance)
 
         try:
             submit(capacity())
-            for future in finished:
-                student = running.pop(future)
-                yield _collect(future, student, shared)
+            while running:
+                done = [future for future in running if future.done()]
+                if not done:
+                    time.sleep(POLL)
+                for future in done:
+                    _, student, _ = running.pop(future)
+                    yield _collect(future, student, shared)
+                now = time.monotonic()
+                for future in [f for f, (_, _, until) in running.items() if until <= now]:
+                    submission, student, _ = running.pop(future)
+                    _replace_stuck(client, future, log)
+                    yield _stuck_result(shared, submission, allowance)
                 submit(capacity() - len(running))
         except BaseException:  # Ctrl-C or a stop: nothing more is graded for this run
             client.cancel(list(running))
             raise
+
+
+def _replace_stuck(client: Client, future: Future[results.Result], log: TextIO) -> None:
+    """Cancel a job that overran its allowance and restart the worker running it (its thread
+    is stuck in grader code, where no sandbox deadline reaches)."""
+    workers = [worker for worker, keys in client.processing().items() if future.key in keys]
+    client.cancel([future], force=True)
+    if workers:
+        try:
+            client.restart_workers(workers)
+        except Exception as exc:  # the scheduler refused: the stuck thread stays, say so
+            print(f"could not restart the stuck worker {workers[0]}: {exc}", file=log)
 
 
 def _check_workers(client: Client, course: Course, expected: str, log: TextIO,

@@ -43,6 +43,7 @@ MODES = {
     "cold-start": {"GRADER_WARM_START": "0"},
     "isolation-none": {"GRADER_ISOLATION": "none"},
     "isolation-uid": {"PATH": str(Path(sys.executable).parent)},  # no bwrap on PATH: uid level
+    "venv-under-tmp": {},  # the grader run from a venv under /tmp, warm start (see _python)
 }
 FORMS_STYLE = "einsum"  # the style graded in every form (one that scores 100 as a folder)
 FORMS = ["folder", "zip", "release", "notebook", "module-notebooks", "nbgrader-collected"]
@@ -56,10 +57,22 @@ def _env(overrides: Mapping[str, str] = {}) -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], env: Mapping[str, str] = {}, timeout: float = 3600
-         ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=ROOT, env=_env(env),
+def _run(args: list[str], env: Mapping[str, str] = {}, timeout: float = 3600,
+         python: str = sys.executable) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([python, "-m", "grader", *args], cwd=ROOT, env=_env(env),
                           capture_output=True, text=True, timeout=timeout)
+
+
+def _python(mode: str) -> str:
+    """The interpreter a mode grades with: a venv under /tmp (whose binds once vanished from
+    warm children) for ``venv-under-tmp``, this one otherwise."""
+    if mode != "venv-under-tmp":
+        return sys.executable
+    from test_imports import _venv_under_tmp  # builds it once, shared with test_imports
+
+    python = str(_venv_under_tmp())
+    assert python.startswith("/tmp/")
+    return python
 
 
 def _place(style: str, dest: Path, student: str) -> Path:
@@ -79,14 +92,15 @@ def _place(style: str, dest: Path, student: str) -> Path:
     return target
 
 
-def _grade(class_dir: Path, out: Path, env: Mapping[str, str] = {}, jobs: int = 2
-           ) -> dict[str, dict[str, Any]]:
+def _grade(class_dir: Path, out: Path, env: Mapping[str, str] = {}, jobs: int = 2,
+           python: str = sys.executable) -> dict[str, dict[str, Any]]:
     """Grade ``class_dir`` with the real CLI; every student's result JSON, by student id.
 
     A student without a result gets, in its place, what the command said (its exit code and
     the end of its error output), for the test's message.
     """
-    proc = _run(["grade", str(class_dir), "--out", str(out), "--jobs", str(jobs)], env)
+    proc = _run(["grade", str(class_dir), "--out", str(out), "--jobs", str(jobs)], env,
+                python=python)
     results: dict[str, dict[str, Any]] = {
         p.stem: json.loads(p.read_text(encoding="utf-8"))
         for p in out.glob("*.json") if not p.name.endswith(".gradescope.json")}
@@ -121,8 +135,9 @@ def _summarise(lines: list[str], students: int) -> str:
             + "\n".join(lines[:3]))
 
 
-def _check(path: Path, env: Mapping[str, str] = {}) -> subprocess.CompletedProcess[str]:
-    return _run(["check", "--path", str(path)], env, timeout=300)
+def _check(path: Path, env: Mapping[str, str] = {}, python: str = sys.executable
+           ) -> subprocess.CompletedProcess[str]:
+    return _run(["check", "--path", str(path)], env, timeout=300, python=python)
 
 
 def _check_failures(proc: subprocess.CompletedProcess[str]) -> str:
@@ -227,15 +242,16 @@ def other_mode(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     """One mode: every style under FEW_IDS ids graded, and checked, with that mode's settings."""
     mode = request.param
     env = _mode_env(mode)
+    python = _python(mode)
     base = tmp_path_factory.mktemp(mode)
     class_dir = base / "class"
     class_dir.mkdir()
     for style in STYLES:
         for i in range(FEW_IDS):
             _place(style, class_dir, f"{style}-{mode}-{i}")
-    results = _grade(class_dir, base / "out", env)
+    results = _grade(class_dir, base / "out", env, python=python)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        checks = dict(zip(STYLES, pool.map(lambda s: _check(CORPUS / s, env), STYLES),
+        checks = dict(zip(STYLES, pool.map(lambda s: _check(CORPUS / s, env, python), STYLES),
                               strict=True))
     yield mode, results, checks
 
@@ -243,7 +259,8 @@ def other_mode(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 @pytest.mark.parametrize("style", STYLES)
 def test_style_scores_100_in_every_other_start_mode_and_isolation_level(
         style: str, other_mode: tuple[str, dict[str, dict[str, Any]], Any]) -> None:
-    """Cold start, no isolation, uid isolation: does the style still score 100/100?"""
+    """Cold start, no isolation, uid isolation, a venv under /tmp: does the style still
+    score 100/100?"""
     mode, results, _ = other_mode
     students = [f"{style}-{mode}-{i}" for i in range(FEW_IDS)]
     lost = _lost_points(results, students)

@@ -107,3 +107,36 @@ def test_does_gradescope_write_results_json_when_grading_hangs(course: Path,
     payload = json.loads(target.read_text())
     assert payload["score"] == 0
     assert "did not finish within" in payload["tests"][0]["output"]
+
+
+def test_is_a_stuck_dask_job_given_up_and_its_worker_restarted(course: Path,
+                                                                tmp_path: Path) -> None:
+    """On a Dask cluster, a job whose grading hangs in the grader's own code: does the client
+    give it up past twice the local deadline (a job may queue behind one other on its thread),
+    write an error result for that student, restart the worker and grade everyone else?"""
+    distributed = pytest.importorskip("distributed")
+    klass = tmp_path / "class"
+    for student, source in (("alice", TOY_SOLUTION), ("mallory", STUCK), ("bob", TOY_SOLUTION)):
+        (klass / student).mkdir(parents=True)
+        (klass / student / "toy.py").write_text(source)
+    out = tmp_path / "out"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None,
+                                  scheduler_kwargs={"dashboard_address": ":0"}) as cluster:
+        started = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out),
+             "--course", str(course), "--executor", "dask", "--scheduler",
+             cluster.scheduler_address],
+            capture_output=True, text=True, timeout=180,
+            env={**os.environ, "GRADER_WORKER_SLACK": str(SLACK)})
+        elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    allowance = 2 * (BUDGET + CALL + SLACK)
+    assert elapsed < 3 * allowance + 60  # the stuck job's allowance, restarts and startup
+    graded = {r["student"]: r for r in results.load_all(out)}
+    assert sorted(graded) == ["alice", "bob", "mallory"]
+    assert graded["alice"]["score"] == graded["bob"]["score"] == 2.0
+    assert graded["mallory"]["score"] == 0.0
+    assert any(f"did not finish within {allowance:g} s" in e for e in graded["mallory"]["errors"])
+    assert "grading stopped (replaced the worker): mallory" in proc.stdout
