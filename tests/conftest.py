@@ -8,9 +8,10 @@ message shows the per-student random input (0 points), so tests can read the see
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grader.course import Course, load_course
@@ -94,3 +95,19 @@ def toy_course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Course:
 def modules() -> Callable[..., Path]:
     """The :func:`write_modules` helper, as a fixture."""
     return write_modules
+
+
+_NUMPY_FUNCTIONS = {name: getattr(np, name) for name in
+                    ("array_equal", "allclose", "isclose", "shares_memory", "asarray")}
+
+
+@pytest.fixture(autouse=True)
+def _numpy_left_intact() -> Iterator[None]:
+    """Student code run in this process (the notebook runner's tests) must not leave numpy
+    patched for every later test: fail the test that did it, and put numpy back."""
+    yield
+    patched = [name for name, function in _NUMPY_FUNCTIONS.items()
+               if getattr(np, name) is not function]
+    for name in patched:
+        setattr(np, name, _NUMPY_FUNCTIONS[name])
+    assert not patched, f"this test left numpy.{', numpy.'.join(patched)} replaced"
