@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import shutil
 import signal
 import tempfile
@@ -248,9 +249,16 @@ class Sandbox:
         self._ids = itertools.count(1)
         self._tmp = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         self._outputs = (self._tmp / "stdout.txt", self._tmp / "stderr.txt")
+        #: the child's folders (its copy of the submission, its working folder), in a folder
+        #: with a random name inside ours, which the child may enter but not list: a child
+        #: that runs as uid 65534 without bubblewrap reaches its own folders and cannot find
+        #: those of another student graded at the same time
+        self._place = Path(tempfile.mkdtemp(dir=self._tmp))
+        for folder in (self._tmp, self._place):
+            os.chmod(folder, 0o711)
         #: the child's own copy of the submission's modules: whatever it does to them, the
         #: originals are untouched (under bubblewrap the copy is read-only too)
-        self.submission = self._tmp / "submission"
+        self.submission = self._place / "submission"
         _copy_modules(Path(submission), self.submission)
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -277,7 +285,7 @@ class Sandbox:
                 self._child = self._zygote.spawn(self.submission, self._outputs,
                                                  limits.memory_mb, limits.file_size_mb)
             else:  # a fresh, empty working folder for every cold child
-                workdir = self._tmp / "work"
+                workdir = self._place / "work"
                 shutil.rmtree(workdir, ignore_errors=True)
                 workdir.mkdir()
                 self._child = launch.ColdChild(self.isolation, self.submission, workdir,

@@ -42,7 +42,7 @@ FEW_IDS = 2  # the other start modes and isolation levels
 MODES = {
     "cold-start": {"GRADER_WARM_START": "0"},
     "isolation-none": {"GRADER_ISOLATION": "none"},
-    "isolation-uid": {"PATH": str(Path(sys.executable).parent)},  # no bwrap on PATH: uid level
+    "isolation-uid": {},  # no bwrap on PATH (see _mode_env): the uid level
     "venv-under-tmp": {},  # the grader run from a venv under /tmp, warm start (see _python)
 }
 FORMS_STYLE = "einsum"  # the style graded in every form (one that scores 100 as a folder)
@@ -65,8 +65,11 @@ def _run(args: list[str], env: Mapping[str, str] = {}, timeout: float = 3600,
 
 def _python(mode: str) -> str:
     """The interpreter a mode grades with: a venv under /tmp (whose binds once vanished from
-    warm children) for ``venv-under-tmp``, this one otherwise."""
-    if mode != "venv-under-tmp":
+    warm children) for ``venv-under-tmp``; for ``isolation-uid``, this one if uid 65534 can
+    start it, else that venv (made from a Python uid 65534 can start); this one otherwise."""
+    if mode == "isolation-uid" and _unreachable(sys.executable) is None:
+        return sys.executable
+    if mode not in ("venv-under-tmp", "isolation-uid"):
         return sys.executable
     from test_imports import _venv_under_tmp  # builds it once, shared with test_imports
 
@@ -147,11 +150,10 @@ def _check_failures(proc: subprocess.CompletedProcess[str]) -> str:
     return "\n".join(lines[:40]) + "\n" + proc.stderr[-1500:]
 
 
-def _uid_level_unusable() -> str | None:
-    """Why uid 65534 cannot run our interpreter here (a folder on its path it cannot enter)."""
-    if os.geteuid() != 0:
-        return "the uid level needs the grader to run as root"
-    for path in (Path(sys.executable).resolve(), Path(os.__file__).resolve()):
+def _unreachable(python: str) -> str | None:
+    """Why uid 65534 cannot run ``python`` (a folder on its way it cannot enter), or None."""
+    real = Path(python).resolve()
+    for path in (real, real.parent.parent / "lib"):
         for folder in path.parents:
             if not folder.stat().st_mode & stat.S_IXOTH:
                 return (f"uid 65534 cannot enter {folder} (mode {oct(folder.stat().st_mode)}), "
@@ -227,11 +229,14 @@ def test_style_passes_every_public_check(
 
 
 # -- the other start modes and isolation levels, a few ids each ------------------------------
-def _mode_env(mode: str) -> dict[str, str]:
+def _mode_env(mode: str, python: str) -> dict[str, str]:
     if mode == "isolation-uid":
-        reason = _uid_level_unusable()
+        if os.geteuid() != 0:
+            pytest.skip("the uid level needs the grader to run as root")
+        reason = _unreachable(python)
         if reason:
             pytest.skip(reason)
+        return {"PATH": str(Path(python).parent)}  # no bwrap on PATH: the uid level
     return MODES[mode]
 
 
@@ -241,8 +246,8 @@ def other_mode(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
                                    dict[str, subprocess.CompletedProcess[str]]]]:
     """One mode: every style under FEW_IDS ids graded, and checked, with that mode's settings."""
     mode = request.param
-    env = _mode_env(mode)
     python = _python(mode)
+    env = _mode_env(mode, python)
     base = tmp_path_factory.mktemp(mode)
     class_dir = base / "class"
     class_dir.mkdir()

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import pkgutil
 import re
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +35,7 @@ needs_bwrap = pytest.mark.skipif(detect().level != "bubblewrap",
 
 IMPORTER = """\
 import importlib
+import json
 import os
 import sys
 
@@ -54,6 +58,18 @@ def without_guard(name):
         return "imported"
     except ImportError as exc:
         return type(exc).__name__
+
+
+def parent_listing():
+    here = os.getcwd()
+    out = {}
+    for up in (os.path.dirname(here), os.path.dirname(os.path.dirname(here))):
+        try:
+            os.listdir(up)
+            out[up] = "listed"
+        except PermissionError:
+            out[up] = "refused"
+    return out
 
 
 def site_listing():
@@ -162,6 +178,71 @@ def test_is_what_the_course_does_not_allow_absent_under_bubblewrap(
             assert {re.split(r"[-.]", n)[0] for n in names} == {"numpy"}, names
 
 
+UID_SCRIPT = """\
+import importlib, json, pkgutil, sys
+import numpy
+from grader.isolation import Isolation
+from grader.sandbox import Limits, Sandbox
+
+folder, stdlib = sys.argv[1], sys.argv[2].split(",")
+numpy_modules = []
+for m in pkgutil.iter_modules(numpy.__path__):
+    if m.name.startswith("_") or m.name in ("conftest", "setup", "tests"):
+        continue
+    try:
+        importlib.import_module("numpy." + m.name)
+    except Exception:
+        continue
+    numpy_modules.append("numpy." + m.name)
+level = Isolation("uid", (), ())
+limits = Limits(call_timeout=20.0, submission_timeout=120.0)
+failed = []
+for _ in range(3):
+    with Sandbox(folder, limits, isolation=level) as box:
+        found = box.call("importer", "imports", [[*numpy_modules, *stdlib, "my_helper"]]).value
+    failed.append({k: v for k, v in found.items() if v != "ok"})
+with Sandbox(folder, limits, isolation=level) as box:
+    refused = box.call("importer", "imports", [["sklearn", "grader"]]).value
+    listing = box.call("importer", "parent_listing").value
+print(json.dumps({"numpy": numpy_modules, "failed": failed, "refused": refused,
+                  "listing": listing}))
+"""
+
+
+def test_at_the_uid_level_does_every_numpy_submodule_import_and_sklearn_get_one_line(
+        importer: Path, tmp_path: Path) -> None:
+    """The uid level (root without bubblewrap: the child drops to uid 65534) run from a Python
+    that uid 65534 can start (this one lives under a private home): do numpy's public
+    submodules, the standard library and the student's helper import, three children in a
+    row, is scikit-learn refused with the one clear line, and can the child not list the
+    folders that hold its own (where another student's would be)?"""
+    if os.geteuid() != 0:
+        pytest.skip("the uid level needs root")
+    python = _venv_under_tmp()
+    if not _reachable_by_nobody(python):
+        message = f"no Python here that uid 65534 can start (tried {base_python()})"
+        if ON_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    with tempfile.TemporaryDirectory(prefix="grader-uid-") as shared:  # pytest's is 0700
+        folder = Path(shared) / "importer"
+        shutil.copytree(importer, folder)
+        for path in (Path(shared), folder, *folder.iterdir()):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        proc = subprocess.run([str(python), "-c", UID_SCRIPT, str(folder), ",".join(STDLIB)],
+                              capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert {"numpy.typing", "numpy.fft", "numpy.ma", "numpy.polynomial",
+            "numpy.testing"} <= set(report["numpy"])
+    assert report["failed"] == [{}, {}, {}]
+    for name in ("sklearn", "grader"):
+        assert report["refused"][name] == (
+            f"ModuleNotFoundError: {name} is not available here: a submission may import "
+            "numpy, its submodules and the Python standard library")
+    assert list(report["listing"].values()) == ["refused", "refused"], report["listing"]
+
+
 # -- through the real command line -----------------------------------------------------------
 STUDENT = """\
 import numpy as np
@@ -205,17 +286,35 @@ def test_does_grade_score_numpy_submodule_imports_fully(
     assert graded["score"] == 2.0, graded
 
 
+def _reachable_by_nobody(path: Path) -> bool:
+    """Can uid 65534 (the uid level's student) enter every folder on the way to ``path``?"""
+    return all(folder.stat().st_mode & stat.S_IXOTH for folder in path.resolve().parents)
+
+
+def base_python() -> Path:
+    """The interpreter the venv under /tmp is made from: this one's base when uid 65534 can
+    run it, else the system's Python of the same version (``/usr/bin/python3.X``): a Python
+    under a private home such as ``/root/.pyenv`` cannot be started by the uid level."""
+    ours = Path(getattr(sys, "_base_executable", sys.executable))
+    if _reachable_by_nobody(ours) and _reachable_by_nobody(Path(os.__file__)):
+        return ours
+    system = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+    return system if system.exists() and _reachable_by_nobody(system) else ours
+
+
 def _venv_under_tmp() -> Path:
     """A venv under /tmp with this project (and so numpy) installed: built once (about a
-    minute from the local wheels), kept for later runs, rebuilt when pyproject changes."""
+    minute), kept for later runs, rebuilt when pyproject changes. Made from
+    :func:`base_python`, so that uid 65534 can run it too (the uid isolation level)."""
+    base = base_python()
     key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + sys.version.encode()
-                         ).hexdigest()[:12]
+                         + str(base).encode()).hexdigest()[:12]
     venv = Path("/tmp") / f"grader-test-venv-{key}"
     python = venv / "bin" / "python"
     if not (venv / ".complete").exists():
         shutil.rmtree(venv, ignore_errors=True)
         try:
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True,
+            subprocess.run([str(base), "-m", "venv", str(venv)], check=True,
                            capture_output=True, timeout=300)
             subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", str(ROOT)],
                            check=True, capture_output=True, timeout=1800)
