@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from grader import gradcheck
-from grader.testing import Context, graded
+from grader.authoring import gradcheck
+from grader.authoring.testing import Context, graded
 
 from course_helpers import FLOOR, softmax_backward_variants, softmax_normalised_where
 

@@ -9,12 +9,12 @@ loss of find_buggy_parameters, called twice per parameter entry, is the public
 from collections.abc import Callable
 
 import numpy as np
+from public_models import tanh_net_loss
 
-from grader.sandbox import StudentError
-from grader.testing import Context, graded
+from grader.authoring.testing import Context, graded
+from grader.sandbox.box import StudentError
 
 from course_helpers import relative_error_variants
-from public_models import tanh_net_loss
 
 EPS = 1e-5
 

@@ -7,8 +7,8 @@ too noisy to grade on; backward_loops and backward are graded on their values al
 
 import numpy as np
 
-from grader import gradcheck
-from grader.testing import Context, graded
+from grader.authoring import gradcheck
+from grader.authoring.testing import Context, graded
 
 from course_helpers import FLOOR
 

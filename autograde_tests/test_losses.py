@@ -5,8 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from grader import gradcheck
-from grader.testing import Context, graded
+from grader.authoring import gradcheck
+from grader.authoring.testing import Context, graded
 
 from course_helpers import FLOOR, lse_atol
 

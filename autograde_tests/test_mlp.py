@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from grader import gradcheck
-from grader.sandbox import StudentError
-from grader.testing import Context, graded
+from grader.authoring import gradcheck
+from grader.authoring.testing import Context, graded
+from grader.sandbox.box import StudentError
 
 from course_helpers import FLOOR
 

@@ -4,8 +4,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from grader import gradcheck
-from grader.testing import Context, graded
+from grader.authoring import gradcheck
+from grader.authoring.testing import Context, graded
 
 from course_helpers import FLOOR
 
@@ -14,7 +14,7 @@ from course_helpers import FLOOR
 # every sound formula computes to a few ulp absolute (the tanh form) or relative; so any order
 # of the products and any sound sigmoid agree to ~1e-15, a margin of 1e3 and more below these
 # tolerances, while a real mistake moves a value by 1e-3 or more. Gradients against finite
-# differences use expect_gradient's own tolerance (grader.gradcheck).
+# differences use expect_gradient's own tolerance (grader.authoring.gradcheck).
 
 
 def neuron_inputs(ctx: Context, n: int) -> tuple[np.ndarray, ...]:

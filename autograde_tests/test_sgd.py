@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from grader.misconceptions import diagnose_batches
-from grader.sandbox import StudentError
-from grader.testing import CheckFailed, Context, graded, raised_in
+from grader.authoring.misconceptions import diagnose_batches
+from grader.authoring.testing import CheckFailed, Context, graded, raised_in
+from grader.sandbox.box import StudentError
 
 ISOLATED = ("mlp.loss_and_grads", "sgd.sgd_step", "sgd.minibatches")
 # Tolerances of train: rtol = 1e-9, atol = 1e-12 after at most 12 SGD steps. Each step adds
@@ -208,7 +208,7 @@ _DIGITS: dict[str, tuple[np.ndarray, ...]] = {}
 
 
 def warm_up(reference: Mapping[str, ModuleType]) -> None:
-    """Load the contract's digits split before grading (`grader.grading.warm_up`): it imports
+    """Load the contract's digits split before grading (`grader.engine.grading.warm_up`): it imports
     sklearn (1-3 s), which forked workers then inherit instead of paying it inside the
     capstone's time."""
     if "split" not in _DIGITS:

@@ -21,8 +21,8 @@ course, with bytecode cached in the temporary folder as an ordinary install woul
    once a second (another job on the machine distorts every figure; the report names the runs
    it touched).
 2. **The compute floor**: the same hidden tests run directly on the reference in one process,
-   no sandbox (``grader.inprocess.InProcess`` with the reference modules as namespaces and
-   ``grader.runner.run_tests``), in a fresh Python with one BLAS thread as in the sandbox's
+   no sandbox (``grader.sandbox.inprocess.InProcess`` with the reference modules as namespaces and
+   ``grader.engine.runner.run_tests``), in a fresh Python with one BLAS thread as in the sandbox's
    child, after the tests' ``warm_up`` hook: the median of 5 student ids after a discarded run.
    The share of the sandbox (its start, process and data transfer) is ``1 - floor / median
    per-submission time`` at ``--jobs 1``. Where the time goes: per test, the sandboxed seconds
@@ -356,10 +356,10 @@ def grade_class(course: Path, class_dir: Path, students: Sequence[Student], jobs
 # -- 2. the compute floor -------------------------------------------------------------------------
 def floor_worker(course_dir: Path, students: Sequence[str]) -> None:
     """(In a fresh process.) Time the hidden tests on the reference, in process; print JSON."""
-    from grader.course import load_course
-    from grader.grading import warm_up
-    from grader.inprocess import InProcess
-    from grader.runner import run_tests
+    from grader.course.config import load_course
+    from grader.engine.grading import warm_up
+    from grader.engine.runner import run_tests
+    from grader.sandbox.inprocess import InProcess
 
     course = load_course(course_dir)
     specs = course.collect(hidden=True)
@@ -401,8 +401,8 @@ def nbgrader_comparison(course_dir: Path, students: Sequence[Student], work: Pat
                         submissions: Path) -> dict[str, Any]:
     """``nbgrader autograde`` and ``grader grade --nbgrader-course --jobs 1`` on the same
     notebooks; seconds per submission of each, and whether their scores agree."""
-    from grader.course import load_course
-    from grader.nbgrader import _segments
+    from grader.course.config import load_course
+    from grader.integrations.nbgrader import _segments
 
     course = load_course(course_dir)
     nb_course = work / "nbgrader-course"
@@ -705,7 +705,7 @@ class Report:
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
-    from grader.isolation import detect
+    from grader.sandbox.isolation import detect
 
     digest = hashlib.sha256()
     for path in sorted((ROOT / "grader").glob("*.py")):

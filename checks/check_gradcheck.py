@@ -3,7 +3,7 @@ on known pairs, and a linear model with a planted gradient bug."""
 
 import numpy as np
 
-from grader.testing import Context, public
+from grader.authoring.testing import Context, public
 
 from course_helpers import relative_error_variants
 

@@ -3,8 +3,8 @@ loss_and_grads against finite differences of your own forward pass and loss."""
 
 import numpy as np
 
-from grader import gradcheck
-from grader.testing import CheckFailed, Context, public
+from grader.authoring import gradcheck
+from grader.authoring.testing import CheckFailed, Context, public
 
 from course_helpers import FLOOR, sigmoid
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from grader import gradcheck
-from grader.testing import Context, public
+from grader.authoring import gradcheck
+from grader.authoring.testing import Context, public
 
 from course_helpers import FLOOR, pair, sigmoid
 

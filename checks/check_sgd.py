@@ -3,9 +3,9 @@ training loop whose loss falls (with your own mlp.py and losses.py)."""
 
 import numpy as np
 
-from grader.compare import compare
-from grader.misconceptions import diagnose_batches
-from grader.testing import CheckFailed, Context, public
+from grader.authoring.compare import compare
+from grader.authoring.misconceptions import diagnose_batches
+from grader.authoring.testing import CheckFailed, Context, public
 
 
 @public("minibatches")

@@ -1,7 +1,7 @@
 """What this course's public checks and hidden tests share: the gradient floor, the sigmoid by
 its definition, and the shapes of a few of the course's mistakes.
 
-Imported by bare name (``from course_helpers import FLOOR``): `grader.course.Course.collect`
+Imported by bare name (``from course_helpers import FLOOR``): `grader.course.config.Course.collect`
 puts ``checks/`` on ``sys.path`` while it imports checks and tests. It ships to students with
 the checks, so it holds formulas of the contract and of known mistakes, never anything taken
 from the reference solutions.
@@ -9,7 +9,7 @@ from the reference solutions.
 
 import numpy as np
 
-from grader.testing import Context
+from grader.authoring.testing import Context
 
 # Entries of a gradient below FLOOR are compared by their absolute error: a central difference
 # resolves about 1e-11 absolute, which is a large relative error on a tiny entry (a saturated

@@ -12,15 +12,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from grader import blame, inert
-from grader.course import Course, CourseError, TestSpec, find_course, load_course
-from grader.feedback import FunctionSummary, summarise
-from grader.runner import PASSED, Outcome, run_tests
-from grader.sandbox import Runner, Sandbox
-from grader.submissions import Submission, SubmissionError, Unpacked, unpack
+from grader.batch.submissions import Submission, SubmissionError, Unpacked, unpack
+from grader.course.config import Course, CourseError, TestSpec, find_course, load_course
+from grader.engine import blame
+from grader.engine.feedback import FunctionSummary, summarise
+from grader.engine.runner import PASSED, Outcome, run_tests
+from grader.sandbox.box import Runner, Sandbox
+from grader.util import inert
 
 if TYPE_CHECKING:
-    from grader.batch import Job
+    from grader.batch.pipeline import Job
 
 PUBLIC_NOTE = (
     "These are the public checks only. The graded run also compares every function with a\n"
@@ -72,7 +73,7 @@ class CheckReport:
 
     def render(self) -> str:
         """The report as a student reads it (anything their code printed or raised shown as
-        text: control characters and escape sequences are escaped, `grader.inert`)."""
+        text: control characters and escape sequences are escaped, `grader.util.inert`)."""
         lines: list[str] = []
         module = None
         for f in self.functions:
@@ -102,7 +103,7 @@ class CheckReport:
 def resolve_modules(course: Course, requested: Sequence[str], folder: Path,
                     found: Unpacked | None = None) -> list[str]:
     """The modules to check: the requested ones (validated), else those present in ``folder``
-    (``found``: the student's code read from it, `grader.submissions.unpack`)."""
+    (``found``: the student's code read from it, `grader.batch.submissions.unpack`)."""
     unknown = [m for m in requested if m.removesuffix(".py") not in course.modules]
     if unknown:
         raise UsageError(f"unknown module {', '.join(unknown)}; "
@@ -120,7 +121,7 @@ def resolve_modules(course: Course, requested: Sequence[str], folder: Path,
 
 def student_code(folder: Path, course: Course) -> Unpacked:
     """The student's code in ``folder``, exactly as ``grader grade`` takes it from a
-    submission (`grader.submissions.unpack`: a release-shaped folder is read from its
+    submission (`grader.batch.submissions.unpack`: a release-shaped folder is read from its
     ``exercises/``, helper modules beside the modules are taken, notebooks are read)."""
     try:
         return unpack(Submission("local", folder), course.modules)
@@ -216,8 +217,8 @@ def check(
 
 def run_checks(course: Course, sandbox: Runner, modules: Sequence[str]) -> list[Outcome]:
     """The public checks of ``modules``, then those of every function a failing check depends
-    on that lies outside them (`grader.blame`: a check of neuron's backward that fails because
-    the student's sigmoid_prime is wrong must know that sigmoid_prime fails its own check).
+    on that lies outside them (`grader.engine.blame`: a check of neuron's backward that fails
+    because the student's sigmoid_prime is wrong must know that sigmoid_prime fails its own check).
 
     Returns
     -------
@@ -311,9 +312,11 @@ def gradescope_run(
     """
     import json
 
-    from grader import batch, export, results
-    from grader.grading import warm_up
-    from grader.submissions import Submission
+    from grader.batch import pipeline as batch
+    from grader.batch.submissions import Submission
+    from grader.engine import results
+    from grader.engine.grading import warm_up
+    from grader.exports import gradebook as export
 
     student = "submission"
     if metadata is not None and metadata.is_file():
@@ -338,10 +341,12 @@ def gradescope_run(
 
 def _graded_in_time(job: Job, course: Course, specs: Sequence[TestSpec],
                     reference: Mapping[str, ModuleType]) -> dict[str, Any]:
-    """Grade a job in a worker process under the batch's deadline (`grader.pool`): a
+    """Grade a job in a worker process under the batch's deadline (`grader.batch.pool`): a
     grading that hangs, even in the grader's own code, still ends in a result."""
-    from grader import batch, pool, results
-    from grader.executors import worker_deadline
+    from grader.batch import pipeline as batch
+    from grader.batch import pool
+    from grader.batch.executors import worker_deadline
+    from grader.engine import results
 
     deadline = worker_deadline(course, specs)
     for end in pool.run([job], lambda j: batch.grade_job(j, course, specs, reference,

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import click
 
-from grader import __version__, api, inert
+from grader import __version__, api
 from grader import training_curves as tc
-from grader.course import CourseError, load_course
+from grader.course.config import CourseError, load_course
+from grader.util import inert
 
 EXIT_CODES = """\b
 Exit codes:
@@ -32,7 +33,7 @@ course_option = click.option(
 def _student_errors(*failures: type[Exception]) -> Iterator[None]:
     """How a command that runs the student's code ends on an error: a course or usage problem
     exits 2; a sandbox that cannot start (or one of ``failures``) exits 1 with its message."""
-    from grader.sandbox import SandboxUnavailable
+    from grader.sandbox.box import SandboxUnavailable
 
     fatal: tuple[type[Exception], ...] = (SandboxUnavailable, *failures)
     try:
@@ -49,7 +50,7 @@ def _usage(exc: Exception) -> click.UsageError:
 
 
 def _warn_isolation() -> None:
-    from grader.isolation import detect
+    from grader.sandbox.isolation import detect
 
     warning = detect().warning
     if warning:
@@ -151,10 +152,11 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: 
     submission within its budget (plus its last call's deadline and GRADER_WORKER_SLACK
     seconds, 40 by default) is replaced and that student gets an error result.
     """
-    from grader import batch, nbgrader
-    from grader.executors import ClusterError, ExecutorError, executor_for
-    from grader.results import iter_results
-    from grader.submissions import Submission, SubmissionError
+    from grader.batch import pipeline as batch
+    from grader.batch.executors import ClusterError, ExecutorError, executor_for
+    from grader.batch.submissions import Submission, SubmissionError
+    from grader.engine.results import iter_results
+    from grader.integrations import nbgrader
 
     try:
         executor_for(executor, jobs=jobs, scheduler=scheduler)  # usage errors first
@@ -193,7 +195,7 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: 
     click.echo(inert.terminal(f"results: {out}/<student>.json, gradebook: "
                               f"{out / 'gradebook.csv'}"))
     if with_report:
-        from grader import report as instructor_report
+        from grader.exports import report as instructor_report
 
         try:
             click.echo(f"report: {instructor_report.build(out, course=loaded)}")
@@ -217,7 +219,7 @@ def report_(results_dir: Path, out_file: Path | None, course: Path | None) -> No
     misconceptions with an example each, and each student's tests exactly as their
     Gradescope results show them. Nothing is regraded.
     """
-    from grader.report import NoResults, build
+    from grader.exports.report import NoResults, build
 
     try:
         loaded = load_course(course)
@@ -272,7 +274,7 @@ def schema() -> None:
     """Print the JSON Schema of a result file."""
     import json
 
-    from grader.results import schema as result_schema
+    from grader.engine.results import schema as result_schema
 
     click.echo(json.dumps(result_schema(), indent=2))
 
@@ -284,7 +286,7 @@ def schema() -> None:
 def release(out: Path, course: Path | None) -> None:
     """Build the student bundle: stubs, public checks, the grader; no solutions or hidden
     tests."""
-    from grader.release import release as build_release
+    from grader.course.release import release as build_release
 
     try:
         written = build_release(load_course(course), out)
@@ -319,7 +321,7 @@ def doctor() -> None:
     """Report which protections of the sandbox are active on this machine."""
     import os
 
-    from grader.isolation import detect
+    from grader.sandbox.isolation import detect
 
     isolation = detect()
     click.echo(f"isolation level: {isolation.level}")
@@ -330,8 +332,8 @@ def doctor() -> None:
         click.echo("missing:")
         for item in isolation.missing:
             click.echo(f"  - {item}")
-    from grader import affinity, launch
-    from grader.course import CourseError, load_course
+    from grader.course.config import CourseError, load_course
+    from grader.sandbox import affinity, launch
 
     try:
         allowed = load_course().allow_imports
@@ -431,7 +433,7 @@ def nbgrader() -> None:
               help="This grader course (default: the current folder or its parents).")
 def nbgrader_generate(nb_course: Path, assignment: str | None, source: Path | None) -> None:
     """Write nbgrader source notebooks (one per module) into COURSE/source/ASSIGNMENT/."""
-    from grader.nbgrader import generate
+    from grader.integrations.nbgrader import generate
 
     try:
         written = generate(load_course(source), nb_course, assignment)

@@ -1,7 +1,7 @@
 """The deck's two computational graphs (the worked example, one neuron) and ``grader.graph``.
 
 Each graph is defined here as trusted ops (:class:`grader.compgraph.GraphSpec`); the student's
-functions are called only through a :class:`grader.sandbox.Runner` (the sandbox, or the
+functions are called only through a :class:`grader.sandbox.box.Runner` (the sandbox, or the
 reference solutions in this process with ``reference=True``) and their results mapped onto it:
 
 worked example  ``forward`` -> values of z, h, y_in, y; ``loss`` -> L; ``output_deltas`` ->
@@ -37,8 +37,8 @@ from grader.compgraph import (
     claims,
     failed,
 )
-from grader.course import Course, CourseError
-from grader.sandbox import Runner, Sandbox, SandboxCrash, StudentError, StudentTimeout
+from grader.course.config import Course, CourseError
+from grader.sandbox.box import Runner, Sandbox, SandboxCrash, StudentError, StudentTimeout
 
 GRAPHS = {"worked-example": "worked_example", "neuron": "neuron"}
 """Graph names and the course module each one evaluates."""
@@ -309,7 +309,7 @@ def graph(name: str, *, example: int | None = None, reference: bool = False,
 def _runner(course: Course, folder: Path, reference: bool) -> Iterator[Runner]:
     """The sandbox on the student's folder, or the reference solutions in this process."""
     if reference:
-        from grader.inprocess import InProcess
+        from grader.sandbox.inprocess import InProcess
 
         yield InProcess(course.reference(), course.limits)
         return

@@ -24,8 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from grader.api import locate
-from grader.course import Course
-from grader.sandbox import Sandbox, SandboxCrash, StudentError, StudentTimeout
+from grader.course.config import Course
+from grader.sandbox.box import Sandbox, SandboxCrash, StudentError, StudentTimeout
 from grader.training_plot import Curves, CurvesError, CurvesUsageError, Run, check_suffix
 
 __all__ = ["Curves", "CurvesError", "CurvesUsageError", "Run", "check_suffix", "curves",

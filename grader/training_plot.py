@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from grader.course import CourseError
+from grader.course.config import CourseError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

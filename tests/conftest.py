@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.course import Course, load_course
+from grader.course.config import Course, load_course
 
 TOY_STUB = '''\
 """Toy exercise."""
@@ -41,7 +41,7 @@ def add_one(x):
 TOY_TESTS = '''\
 """Hidden tests of the toy module."""
 
-from grader.testing import graded
+from grader.authoring.testing import graded
 
 
 @graded("add_one", points=2.0, visibility="visible")

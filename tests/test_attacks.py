@@ -45,8 +45,8 @@ from typing import Any
 
 import pytest
 
-from grader import results as result_files
-from grader.isolation import detect
+from grader.engine import results as result_files
+from grader.sandbox.isolation import detect
 
 ROOT = Path(__file__).resolve().parents[1]
 ATTACKS = Path(__file__).with_name("fixtures") / "attacks"
@@ -1041,7 +1041,7 @@ def test_cleanup_never_follows_a_link(attacks: Attacks) -> None:
 @needs_isolation
 def test_functions_copied_from_the_bundle_earn_nothing(attacks: Attacks) -> None:
     """Every function of the student bundle named like a contract function, copied in under
-    that name (``grader/gradcheck.py``'s numerical_gradient and relative_error,
+    that name (``grader/authoring/gradcheck.py``'s numerical_gradient and relative_error,
     ``checks/course_helpers.py``'s sigmoid): does any of them earn a point?"""
     result, stubs = result_of(attacks, "a10_bundle"), result_of(attacks, "a00_stubs")
     gained = {}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import TOY_SOLUTION, make_toy_course
 
-from grader import results
+from grader.engine import results
 
 MALLORY = '''\
 import socket

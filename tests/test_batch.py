@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from grader import batch, export, results
-from grader.course import Course
-from grader.sandbox import Limits
+from grader.batch import pipeline as batch
+from grader.course.config import Course
+from grader.engine import results
+from grader.exports import gradebook as export
+from grader.sandbox.limits import Limits
 
 SHOWS_INPUT = "toy::test_add_one_shows_its_input"
 

@@ -1,5 +1,5 @@
 """Public checks blame the right function: a check that fails because another student function
-fails its own check names that function and diagnoses nothing (grader.blame)."""
+fails its own check names that function and diagnoses nothing (grader.engine.blame)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import blame
-from grader.course import TestSpec as Spec
-from grader.misconceptions import Diagnosis
-from grader.runner import ERROR, FAILED, NOT_IMPLEMENTED, PASSED, Outcome
-from grader.testing import Marker
+from grader.authoring.misconceptions import Diagnosis
+from grader.authoring.testing import Marker
+from grader.course.config import TestSpec as Spec
+from grader.engine import blame
+from grader.engine.runner import ERROR, FAILED, NOT_IMPLEMENTED, PASSED, Outcome
 
 ROOT = Path(__file__).resolve().parents[1]
 FACTOR_2 = Diagnosis("extra_factor_2", "Extra factor 2", "... twice the expected value.")

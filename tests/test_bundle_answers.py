@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from test_delegation import ROOT, earned, grade, signatures, with_bodies
 
-from grader.course import load_course
+from grader.course.config import load_course
 
 STOP = {"check", "checks", "test", "expect", "get", "make", "is", "of", "to", "the", "a", "by",
         "for", "with", "and", "from", "in", "on", "as", "at", "all", "known", "value", "values"}
@@ -69,7 +69,7 @@ class Bundle:
         self.files = {p: ast.parse(p.read_text(encoding="utf-8")) for p in root.rglob("*.py")}
 
     def module_file(self, dotted: str, near: Path) -> Path | None:
-        """The bundle file of an import (``grader.gradcheck``, or ``course_helpers`` beside
+        """The bundle file of an import (``grader.authoring.gradcheck``, or ``course_helpers`` beside
         the checks)."""
         for candidate in (self.root / (dotted.replace(".", "/") + ".py"),
                           near.parent / (dotted + ".py")):
@@ -292,9 +292,9 @@ def test_the_bundle_s_own_numerics_are_among_the_copies(copies: dict[str, list[C
     """Are the grader's gradient check, the checks' sigmoid and the mistakes' formulas tried
     where a student would try them, and copied whole (nothing left unresolved)?"""
     wanted = {
-        "gradcheck.numerical_gradient": ["grader/gradcheck.py:stencil_gradient",
-                                         "grader/gradcheck.py:numerical_vjp"],
-        "gradcheck.relative_error": ["grader/gradcheck.py:relative_difference",
+        "gradcheck.numerical_gradient": ["grader/authoring/gradcheck.py:stencil_gradient",
+                                         "grader/authoring/gradcheck.py:numerical_vjp"],
+        "gradcheck.relative_error": ["grader/authoring/gradcheck.py:relative_difference",
                                      "checks/course_helpers.py:relative_error_variants"],
         "activations.sigmoid": ["checks/course_helpers.py:sigmoid",
                                 "grader/deckgraphs.py:_sigmoid"],

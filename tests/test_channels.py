@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader import wire
-from grader.sandbox import Limits, Sandbox, SandboxCrash, StudentError, StudentTimeout
+from grader.sandbox import wire
+from grader.sandbox.box import Sandbox, SandboxCrash, StudentError, StudentTimeout
+from grader.sandbox.limits import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -211,8 +212,9 @@ def test_is_a_callback_reply_over_the_message_cap_the_students_error(folder: Pat
 FOREVER = """
 import sys, time
 from pathlib import Path
-from grader import wire
-from grader.sandbox import Limits, Sandbox, StudentTimeout
+from grader.sandbox import wire
+from grader.sandbox.box import Sandbox, StudentTimeout
+from grader.sandbox.limits import Limits
 
 def forever():
     while True:

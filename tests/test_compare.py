@@ -1,11 +1,11 @@
-"""Tests for grader.compare: what passes, what fails, and the exact words of each message."""
+"""Tests for grader.authoring.compare: what passes, what fails, and the exact words of each message."""
 
 import math
 
 import numpy as np
 import pytest
 
-from grader.compare import Comparison, ComparisonError, about, compare
+from grader.authoring.compare import Comparison, ComparisonError, about, compare
 
 TOL = {"rtol": 1e-6, "atol": 1e-9}
 

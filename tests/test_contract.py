@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader import wire
-from grader.course import load_course
-from grader.inprocess import InProcess
-from grader.runner import PASSED, run_tests
-from grader.sandbox import CallResult
-from grader.testing import Context
+from grader.authoring.testing import Context
+from grader.course.config import load_course
+from grader.engine.runner import PASSED, run_tests
+from grader.sandbox import wire
+from grader.sandbox.box import CallResult
+from grader.sandbox.inprocess import InProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(ROOT)
@@ -289,7 +289,7 @@ def test_are_batches_drawn_with_replacement_named_by_check_and_grade(tmp_path: P
 
 
 def test_is_a_show_expected_that_is_not_a_boolean_a_course_error(tmp_path: Path) -> None:
-    from grader.course import CourseError
+    from grader.course.config import CourseError
     config = (ROOT / "course.toml").read_text(encoding="utf-8")
     (tmp_path / "course.toml").write_text(
         config.replace("\nshow_expected = true\n", '\nshow_expected = "no"\n'),

@@ -326,7 +326,7 @@ def _nbgrader_notebook(module: str, source: str) -> str:
     stub = (ROOT / "exercises" / f"{module}.py").read_text(encoding="utf-8")
     provided = [text for name, text in chunks(stub) if name not in exercises]
     cells = [
-        _code_cell("import grader.notebook\n\ngrader.notebook.install()",
+        _code_cell("import grader.integrations.notebook\n\ngrader.integrations.notebook.install()",
                    meta(f"setup-{module}")),
         _code_cell("\n\n".join(provided), meta(f"{module}-provided")),
     ]
@@ -335,7 +335,7 @@ def _nbgrader_notebook(module: str, source: str) -> str:
         if name in exercises:
             cells.append(_code_cell("\n\n".join([*pending, text]),
                                     meta(f"{module}-{name}", solution=True, locked=False)))
-            cells.append(_code_cell(f"grader.notebook.check({module!r}, {name!r})",
+            cells.append(_code_cell(f"grader.integrations.notebook.check({module!r}, {name!r})",
                                     meta(f"{module}-{name}-test", grade=True, points=1.0)))
             pending = []
         elif not (isinstance(text, str) and text.lstrip().startswith(('"""', "'''"))):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from grader.api import listing
-from grader.course import Course, CourseError, load_course
-from grader.misconceptions import CATALOGUE, Misconception
+from grader.authoring.misconceptions import CATALOGUE, Misconception
+from grader.course.config import Course, CourseError, load_course
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(ROOT)
@@ -136,7 +136,7 @@ def test_does_every_catalogued_mutant_name_a_registered_misconception() -> None:
 
 
 TOY_TESTS = '''
-    from grader.testing import graded
+    from grader.authoring.testing import graded
 
     @graded("add_one", points=1.0)
     def test_add_one(ctx):
@@ -226,7 +226,7 @@ def test_is_a_malformed_misconceptions_file_a_course_error(
 
 
 HELPERS_CHECK = '''
-    from grader.testing import public
+    from grader.authoring.testing import public
     from course_helpers import ANSWER
 
     @public("add_one")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import results
+from grader.engine import results
 
 ROOT = Path(__file__).resolve().parents[1]
 

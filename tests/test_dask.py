@@ -23,10 +23,12 @@ import distributed
 import pytest
 from click.testing import CliRunner
 
-from grader import batch, executors, results
+from grader.batch import executors
+from grader.batch import pipeline as batch
+from grader.batch.submissions import Submission
 from grader.cli import main
-from grader.course import Course, load_course
-from grader.submissions import Submission
+from grader.course.config import Course, load_course
+from grader.engine import results
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENTS = ["ben", "broken", "ref", "stub"]

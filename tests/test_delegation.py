@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import results
-from grader.course import load_course
+from grader.course.config import load_course
+from grader.engine import results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -242,7 +242,7 @@ def add_two(x):
     return add_one(add_one(x))
 '''
 TWO_TESTS = '''\
-from grader.testing import graded
+from grader.authoring.testing import graded
 
 
 @graded("add_two", points=1.0)
@@ -282,7 +282,7 @@ def test_a_malformed_calls_table_stops_the_course_from_loading(
         tmp_path: Path, calls: str, message: str) -> None:
     """Is a [calls] table that declares a function itself, an unknown module, a bare key or a
     non-list refused when the course loads, saying what is wrong?"""
-    from grader.course import CourseError
+    from grader.course.config import CourseError
 
     with pytest.raises(CourseError, match=message):
         load_course(two_function_course(tmp_path, calls))

@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.course import TestSpec as Spec
-from grader.inprocess import InProcess
-from grader.isolation import detect
-from grader.runner import ERROR, FAILED, PASSED, run_test
-from grader.sandbox import Limits, Sandbox, StudentError
-from grader.testing import Context, Marker
+from grader.authoring.testing import Context, Marker
+from grader.course.config import TestSpec as Spec
+from grader.engine.runner import ERROR, FAILED, PASSED, run_test
+from grader.sandbox.box import Sandbox, StudentError
+from grader.sandbox.inprocess import InProcess
+from grader.sandbox.isolation import detect
+from grader.sandbox.limits import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from grader import export, results
-from grader.course import Course
-from grader.course import TestSpec as Spec
-from grader.misconceptions import Diagnosis
-from grader.runner import ERROR, FAILED, PASSED, TIMEOUT, Outcome
-from grader.testing import Marker
+from grader.authoring.misconceptions import Diagnosis
+from grader.authoring.testing import Marker
+from grader.course.config import Course
+from grader.course.config import TestSpec as Spec
+from grader.engine import results
+from grader.engine.runner import ERROR, FAILED, PASSED, TIMEOUT, Outcome
+from grader.exports import gradebook as export
 
 
 def spec(module: str, function: str, name: str, points: float,

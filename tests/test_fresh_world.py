@@ -18,11 +18,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader import isolation, launch, results
 from grader.cli import main
-from grader.isolation import Isolation, detect
-from grader.mounts import TMPFS_SHARES, sysv_bytes, tmpfs_sizes
-from grader.sandbox import Limits, Sandbox
+from grader.engine import results
+from grader.sandbox import isolation, launch
+from grader.sandbox.box import Sandbox
+from grader.sandbox.isolation import Isolation, detect
+from grader.sandbox.limits import Limits
+from grader.sandbox.mounts import TMPFS_SHARES, sysv_bytes, tmpfs_sizes
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = Limits(call_timeout=10.0, submission_timeout=60.0)

@@ -1,4 +1,4 @@
-"""Tests for grader.gradcheck: numerical derivatives, call counts, and what the checks report.
+"""Tests for grader.authoring.gradcheck: numerical derivatives, call counts, and what the checks report.
 
 The grader's numerics are five-point differences and a relative difference over the larger
 magnitude: deliberately not the exercise's central difference and relative error."""
@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from grader.gradcheck import (
+from grader.authoring.gradcheck import (
     EPS,
     KINK_TOL,
     REL_FLOOR,

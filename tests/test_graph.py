@@ -19,7 +19,7 @@ import grader
 from grader.api import UsageError
 from grader.cli import main
 from grader.compgraph import NOT_IMPLEMENTED, NUMERICAL, OK, ComputationalGraph
-from grader.course import load_course
+from grader.course.config import load_course
 from grader.deckgraphs import NEURON_DEFAULTS, graph, provided_constants
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import results
-from grader.isolation import detect
+from grader.engine import results
+from grader.sandbox.isolation import detect
 
 ROOT = Path(__file__).resolve().parents[1]
 

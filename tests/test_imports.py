@@ -22,9 +22,11 @@ from pathlib import Path
 import numpy
 import pytest
 
-from grader import launch, results
-from grader.isolation import Isolation, detect
-from grader.sandbox import Limits, Sandbox
+from grader.engine import results
+from grader.sandbox import launch
+from grader.sandbox.box import Sandbox
+from grader.sandbox.isolation import Isolation, detect
+from grader.sandbox.limits import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = Limits(call_timeout=20.0, submission_timeout=120.0)
@@ -181,8 +183,9 @@ def test_is_what_the_course_does_not_allow_absent_under_bubblewrap(
 UID_SCRIPT = """\
 import importlib, json, pkgutil, sys
 import numpy
-from grader.isolation import Isolation
-from grader.sandbox import Limits, Sandbox
+from grader.sandbox.isolation import Isolation
+from grader.sandbox.box import Sandbox
+from grader.sandbox.limits import Limits
 
 folder, stdlib = sys.argv[1], sys.argv[2].split(",")
 numpy_modules = []
@@ -397,7 +400,7 @@ def test_does_check_apply_the_courses_import_rule(allow: list[str], tmp_path: Pa
 def test_does_the_course_read_allow_imports(tmp_path: Path) -> None:
     """Is `[grading] allow_imports` read into Course.allow_imports (default: none), and a
     malformed value refused with the key's name?"""
-    from grader.course import CourseError, load_course
+    from grader.course.config import CourseError, load_course
 
     course = _course_copy(tmp_path / "course", ["scipy"])
     assert load_course(course).allow_imports == ("scipy",)

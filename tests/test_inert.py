@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import make_toy_course
 
-from grader import export, inert, results
+from grader.engine import results
+from grader.exports import gradebook as export
+from grader.util import inert
 
 ROOT = Path(__file__).resolve().parents[1]
 CORRECT = "import numpy as np\n\n\ndef add_one(x):\n    return np.asarray(x, dtype=float) + 1.0\n"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader import isolation, mounts
 from grader.cli import main
+from grader.sandbox import isolation, mounts
 
 
 def test_doctor_reports_the_active_protections() -> None:
@@ -82,7 +82,7 @@ def test_bubblewrap_command_binds_only_what_the_child_needs(tmp_path: Path) -> N
                     if course.encode() in o or str(tmp_path / "sub").encode() in o]
         copied = [command[i + 2] for i in binds
                   if command[i + 2].startswith(("/grader/", "/submission/"))]
-        assert "/submission/neuron.py" in copied and "/grader/_child.py" in copied
+        assert "/submission/neuron.py" in copied and "/grader/sandbox/_child.py" in copied
         assert options.count(b"--ro-bind-data") == len(copied)
     finally:
         for fd in fds:

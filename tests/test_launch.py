@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader import affinity, launch
 from grader.cli import main
-from grader.isolation import Isolation, detect
-from grader.sandbox import Limits, Sandbox, SandboxCrash, StudentError
+from grader.sandbox import affinity, launch
+from grader.sandbox.box import Sandbox, SandboxCrash, StudentError
+from grader.sandbox.isolation import Isolation, detect
+from grader.sandbox.limits import Limits
 
 needs_warm = pytest.mark.skipif(
     not launch.warm_allowed(detect()),

@@ -1,11 +1,11 @@
-"""Tests for grader.misconceptions: each mistake is named, correct or random output is not."""
+"""Tests for grader.authoring.misconceptions: each mistake is named, correct or random output is not."""
 
 from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
 
-from grader.misconceptions import (
+from grader.authoring.misconceptions import (
     CATALOGUE,
     Diagnosis,
     Misconception,

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from grader import results
-from grader.course import load_course
-from grader.nbgrader import _segments
+from grader.course.config import load_course
+from grader.engine import results
+from grader.integrations.nbgrader import _segments
 
 pytest.importorskip("nbgrader")
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,7 +116,7 @@ def test_released_notebooks_hold_no_solution_and_no_hidden_test(course: dict[str
     for path in (course["root"] / "release" / ASSIGNMENT).glob("*.ipynb"):
         text = path.read_text()
         assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
-        assert "grader.notebook.grade(" not in text
+        assert "grader.integrations.notebook.grade(" not in text
         assert "raise NotImplementedError" in text
 
 

@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from grader import export, report, results
 from grader.cli import main
+from grader.engine import results
+from grader.exports import gradebook as export
+from grader.exports import report
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"

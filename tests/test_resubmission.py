@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import make_toy_course
 
-from grader import results
-from grader.submissions import Submission, unpack
+from grader.batch.submissions import Submission, unpack
+from grader.engine import results
 
 SHOWS_INPUT = "toy::test_add_one_shows_its_input"
 CORRECT = "import numpy as np\n\n\ndef add_one(x):\n    return np.asarray(x, dtype=float) + 1.0\n"

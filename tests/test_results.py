@@ -11,10 +11,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from grader import __version__, export, results
-from grader.course import Course
-from grader.misconceptions import Diagnosis
-from grader.runner import ERROR, FAILED, PASSED, Outcome
+from grader import __version__
+from grader.authoring.misconceptions import Diagnosis
+from grader.course.config import Course
+from grader.engine import results
+from grader.engine.runner import ERROR, FAILED, PASSED, Outcome
+from grader.exports import gradebook as export
 
 DIAGNOSIS = Diagnosis("missing_factor_2", "Missing factor 2", "dC/da = 2(a - y).")
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.course import TestSpec as Spec
-from grader.runner import (
+from grader.authoring.testing import Context, Marker
+from grader.course.config import TestSpec as Spec
+from grader.engine.runner import (
     ERROR,
     FAILED,
     NOT_IMPLEMENTED,
@@ -21,8 +22,8 @@ from grader.runner import (
     run_tests,
     seed_for,
 )
-from grader.sandbox import Limits, Sandbox
-from grader.testing import Context, Marker
+from grader.sandbox.box import Sandbox
+from grader.sandbox.limits import Limits
 
 STUDENT = """\
 import os

@@ -13,16 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import wire
-from grader.isolation import detect
-from grader.sandbox import (
-    Limits,
+from grader.sandbox import wire
+from grader.sandbox.box import (
     Sandbox,
     SandboxCrash,
     SandboxUnavailable,
     StudentError,
     StudentTimeout,
 )
+from grader.sandbox.isolation import detect
+from grader.sandbox.limits import Limits
 
 STUDENT = """\
 import os

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import TOY_SOLUTION, make_toy_course
 
-from grader import results
+from grader.engine import results
 
 HANGING_TESTS = '''\
 """Hidden tests of the toy module; one hangs in the grader's own process on request."""
@@ -27,7 +27,7 @@ HANGING_TESTS = '''\
 import signal
 import time
 
-from grader.testing import graded
+from grader.authoring.testing import graded
 
 
 @graded("add_one", points=2.0, visibility="visible")

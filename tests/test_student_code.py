@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from grader import results
-from grader.course import load_course
-from grader.nbgrader import notebook as nbgrader_notebook
-from grader.submissions import Submission, unpack
+from grader.batch.submissions import Submission, unpack
+from grader.course.config import load_course
+from grader.engine import results
+from grader.integrations.nbgrader import notebook as nbgrader_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(ROOT)
@@ -144,7 +144,7 @@ def test_is_a_release_folder_given_alone_one_student_graded_from_its_exercises(
 
 def test_is_a_release_folder_in_a_class_graded_from_its_exercises(tmp_path: Path) -> None:
     """In a class folder, is each release-shaped student folder read from its exercises/
-    (grader/gradcheck.py is the grader's own module, never the student's gradcheck)?"""
+    (grader/authoring/gradcheck.py is the grader's own module, never the student's gradcheck)?"""
     klass = tmp_path / "class"
     release_folder(klass / "alice", sources(mistake=False, helper=False))
     graded = grade(klass, out=tmp_path / "out")

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from grader import submissions
-from grader.submissions import Submission, SubmissionError, discover, student_id, unpack
+from grader.batch import submissions
+from grader.batch.submissions import Submission, SubmissionError, discover, student_id, unpack
 
 MODULES = ["toy", "other"]
 SOURCE = "def add_one(x):\n    return x + 1\n"

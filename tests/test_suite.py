@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
-from grader import api, batch, results
-from grader.course import load_course
+from grader import api
+from grader.batch import pipeline as batch
+from grader.course.config import load_course
+from grader.engine import results
 
 ROOT = Path(__file__).resolve().parents[1]
 INDEPENDENT = ROOT / "tests" / "fixtures" / "independent"

@@ -1,4 +1,4 @@
-"""The test API (grader.testing): what a course's checks and tests can ask of the context."""
+"""The test API (grader.authoring.testing): what a course's checks and tests can ask of the context."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.course import TestSpec as Spec
-from grader.runner import FAILED, PASSED, Outcome, run_test
-from grader.sandbox import Limits, Sandbox, StudentError
-from grader.testing import Context, Marker, raised_in
+from grader.authoring.testing import Context, Marker, raised_in
+from grader.course.config import TestSpec as Spec
+from grader.engine.runner import FAILED, PASSED, Outcome, run_test
+from grader.sandbox.box import Sandbox, StudentError
+from grader.sandbox.limits import Limits
 
 STUDENT = """\
 import numpy as np
@@ -244,7 +245,7 @@ def test_are_seeds_drawn_from_the_tests_rng(sandbox: Sandbox) -> None:
 # -- what a failure may have come through; hidden expected values --------------------------------
 def test_does_the_outcome_record_the_student_functions_called_before_the_end(
         sandbox: Sandbox) -> None:
-    """Each student function once, in call order, up to the failure (for grader.blame)."""
+    """Each student function once, in call order, up to the failure (for grader.engine.blame)."""
     def check(ctx: Context) -> None:
         x = np.ones(3)
         ctx.student.half(x)

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader.compare import compare
-from grader.course import load_course
-from grader.inprocess import InProcess
-from grader.runner import PASSED, run_test, seed_for
+from grader.authoring.compare import compare
+from grader.course.config import load_course
+from grader.engine.runner import PASSED, run_test, seed_for
+from grader.sandbox.inprocess import InProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(ROOT)

@@ -24,9 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import results, swapping
-from grader.inprocess import InProcess
-from grader.sandbox import Limits, Sandbox
+from grader.engine import results
+from grader.sandbox import swapping
+from grader.sandbox.box import Sandbox
+from grader.sandbox.inprocess import InProcess
+from grader.sandbox.limits import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from grader import wire
+from grader.sandbox import wire
 
 
 def roundtrip(value: object) -> object:

@@ -1,0 +1,1 @@
+"""The API course authors write public checks and hidden tests with."""

@@ -1,0 +1,1 @@
+"""Grading a class: finding and unpacking submissions, the pipeline and its executors."""

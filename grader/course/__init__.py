@@ -1,0 +1,1 @@
+"""A course: loading `course.toml` and its test modules, releasing the student bundle."""

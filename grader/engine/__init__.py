@@ -1,0 +1,1 @@
+"""Grading one submission: running tests, outcomes, feedback, results and their schema."""

@@ -1,0 +1,1 @@
+"""Writing results out: the gradebook, the instructor report."""

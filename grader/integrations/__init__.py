@@ -1,0 +1,1 @@
+"""Bridges to other tools: nbgrader, and the helpers notebooks run."""

@@ -1,0 +1,199 @@
+"""The nbgrader bridge: source notebooks generated from the course, scores into the gradebook.
+
+``generate`` writes one nbgrader source notebook per course module into
+``<nbgrader course>/source/<assignment>/``: the module's notes (LaTeX), a locked cell with the
+conventions and provided code, one solution cell per contract function (the reference body
+between ``### BEGIN SOLUTION`` / ``### END SOLUTION``, so ``nbgrader generate_assignment``
+releases the stub), and after each, an autograder test cell worth the function's points that
+runs the public checks and, in ``### BEGIN HIDDEN TESTS``, the hidden tests through
+:mod:`grader.integrations.notebook`. One notebook per module keeps each notebook the size of one
+idea, lets the course's modules import each other as in ``exercises/`` (``from activations import
+...`` imports ``activations.ipynb``), and maps module points onto nbgrader's per-notebook scores.
+
+``write_gradebook`` stores ``grader grade`` results in the course's gradebook through
+nbgrader's own API (``nbgrader.api.Gradebook``), so formgrader and ``nbgrader export`` show
+them.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from grader.api import listing
+from grader.batch.submissions import Submission
+from grader.course.config import Course, CourseError
+from grader.engine.results import Result
+
+SCHEMA_VERSION = 3
+CONFIG = """\
+c = get_config()  # noqa: F821 (nbgrader's config object)
+c.CourseDirectory.course_id = {course_id!r}
+# Student code and the tests share one kernel in nbgrader; `grader grade` sandboxes it.
+c.Execute.timeout = 300
+"""
+
+
+def _cell(kind: str, source: str, **nbgrader: Any) -> dict[str, Any]:
+    cell: dict[str, Any] = {"cell_type": kind, "metadata": {}, "source": source}
+    if kind == "code":
+        cell.update(execution_count=None, outputs=[])
+    if nbgrader:
+        cell["metadata"]["nbgrader"] = {"schema_version": SCHEMA_VERSION, "grade": False,
+                                        "solution": False, "locked": False, **nbgrader}
+    return cell
+
+
+def _segments(path: Path, names: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """Split a module into its provided code and the source of each named function."""
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    functions: dict[str, str] = {}
+    keep = [True] * len(lines)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in names:
+            start = (node.decorator_list[0].lineno if node.decorator_list else node.lineno) - 1
+            functions[node.name] = "".join(lines[start:node.end_lineno])
+            for i in range(start, node.end_lineno or start):
+                keep[i] = False
+    provided = "".join(line for line, k in zip(lines, keep, strict=True) if k)
+    while "\n\n\n\n" in provided:
+        provided = provided.replace("\n\n\n\n", "\n\n\n")
+    return provided.strip() + "\n", functions
+
+
+def _solution_source(function_source: str) -> str:
+    """The function with its body (after the docstring) between the solution markers."""
+    node = ast.parse(function_source).body[0]
+    assert isinstance(node, ast.FunctionDef)
+    lines = function_source.splitlines(keepends=True)
+    first = node.body[0]
+    has_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+    body_start = (node.body[1] if has_doc and len(node.body) > 1 else first).lineno - 1
+    indent = " " * (len(lines[body_start]) - len(lines[body_start].lstrip()))
+    return ("".join(lines[:body_start]) + f"{indent}### BEGIN SOLUTION\n"
+            + "".join(lines[body_start:]).rstrip("\n") + f"\n{indent}### END SOLUTION\n")
+
+
+def notebook(course: Course, module: str, points: dict[str, float]) -> dict[str, Any]:
+    """The nbgrader source notebook of one course module (as nbformat 4 JSON)."""
+    functions = course.functions(module)
+    provided, _ = _segments(course.exercises / f"{module}.py", functions)
+    _, solved = _segments(course.solutions / f"{module}.py", functions)
+    missing = [f for f in functions if f not in solved]
+    if missing:
+        raise CourseError(f"solutions/{module}.py lacks {', '.join(missing)}")
+    notes = course.root / "notes" / f"{module}.md"
+    intro = notes.read_text(encoding="utf-8") if notes.is_file() else f"# {module}.py"
+    cells = [
+        _cell("markdown", intro, grade_id=f"intro-{module}", locked=True),
+        _cell("code", "# Provided: lets this notebook import the assignment's other notebooks\n"
+                      "# (`from activations import sigmoid` reads activations.ipynb).\n"
+                      "import grader.integrations.notebook\n\n"
+                      "grader.integrations.notebook.install()",
+              grade_id=f"setup-{module}", locked=True),
+        _cell("code", provided, grade_id=f"{module}-provided", locked=True),
+    ]
+    for function in functions:
+        cells.append(_cell("code", _solution_source(solved[function]),
+                           grade_id=f"{module}-{function}", solution=True))
+        cells.append(_cell(
+            "code",
+            f"# Checks of {function} (run this cell as often as you like).\n"
+            f"grader.integrations.notebook.check({module!r}, {function!r})\n"
+            "### BEGIN HIDDEN TESTS\n"
+            f"grader.integrations.notebook.grade({module!r}, {function!r}, "
+            f"course={str(course.root)!r})\n"
+            "### END HIDDEN TESTS",
+            grade_id=f"{module}-{function}-test", grade=True, locked=True,
+            points=points.get(function, 0.0)))
+    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                        "language": "python"},
+                         "language_info": {"name": "python"}}}
+
+
+def generate(course: Course, root: Path, assignment: str | None = None) -> list[Path]:
+    """Write the source notebooks into ``root/source/<assignment>/`` (and a
+    ``nbgrader_config.py`` if the nbgrader course has none).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    import nbformat
+
+    name = assignment or course.assignment
+    folder = root / "source" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    config = root / "nbgrader_config.py"
+    if not config.exists():
+        config.write_text(CONFIG.format(course_id=course.assignment), encoding="utf-8")
+        written.append(config)
+    points = listing(course)
+    for module in course.modules:
+        nb = nbformat.from_dict(notebook(course, module, points[module]))
+        nbformat.validate(nb)
+        path = folder / f"{module}.ipynb"
+        nbformat.write(nb, str(path))
+        written.append(path)
+    return written
+
+
+def submissions(root: Path, assignment: str) -> list[Submission]:
+    """``root/submitted/<student>/<assignment>/`` folders, one per student."""
+    folder = root / "submitted"
+    if not folder.is_dir():
+        raise CourseError(f"{root} has no submitted/ folder (is it an nbgrader course?)")
+    found = [Submission(p.name, p / assignment) for p in sorted(folder.iterdir())
+             if (p / assignment).is_dir()]
+    if not found:
+        raise CourseError(f"no submissions of {assignment!r} in {folder}")
+    return found
+
+
+def write_gradebook(root: Path, assignment: str, results: Iterable[Result]) -> int:
+    """Store each result's per-function scores as the autograde scores of the matching test
+    cells (``<module>-<function>-test``) in the nbgrader gradebook of ``root``.
+
+    Returns
+    -------
+    int
+        The number of grades written.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    written = 0
+    url = f"sqlite:///{root / 'gradebook.db'}"
+    with Gradebook(url) as gb:
+        try:
+            gb.find_assignment(assignment)
+        except MissingEntry:
+            raise CourseError(f"the gradebook has no assignment {assignment!r}: run "
+                              f"`nbgrader generate_assignment {assignment}` first") from None
+        for result in results:
+            student = result["student"]
+            gb.update_or_create_student(student)
+            try:
+                gb.find_submission(assignment, student)
+            except MissingEntry:
+                gb.add_submission(assignment, student)
+            scores: dict[tuple[str, str], float] = {}
+            for test in result["tests"]:
+                key = (test["module"], test["function"])
+                scores[key] = scores.get(key, 0.0) + float(test["score"])
+            for (module, function), score in scores.items():
+                try:
+                    grade = gb.find_grade(f"{module}-{function}-test", module, assignment,
+                                          student)
+                except MissingEntry:
+                    continue
+                grade.auto_score = score
+                written += 1
+            gb.db.commit()
+    return written

@@ -1,0 +1,171 @@
+"""Inside a Jupyter kernel: sibling notebooks as modules, public checks, nbgrader's hidden tests.
+
+The generated notebooks (``grader nbgrader generate``) call this module:
+
+- ``install()`` lets ``from activations import sigmoid`` import the code cells of the
+  ``activations.ipynb`` next to the running notebook, so each notebook is one module;
+- ``check(module, function)`` runs that function's public checks and prints the report;
+- ``grade(module, function, course=...)`` (in nbgrader's hidden test block) runs the hidden
+  tests of the function, prints the explained feedback and returns the points earned, which
+  nbgrader records as the cell's partial credit.
+
+Tests here run in the student's kernel, as nbgrader always does; the sandboxed ``grader grade``
+is the path to trust for a grade that matters (see the README).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.abc
+import importlib.util
+import inspect
+import io
+import json
+import os
+import sys
+import warnings
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from grader.batch.submissions import Submission, SubmissionError, notebook_modules, unpack
+from grader.course.config import Course, CourseError, load_course
+from grader.engine.feedback import explain, summarise
+from grader.engine.runner import PASSED, run_tests
+from grader.sandbox.inprocess import InProcess
+
+COURSE_ENV = "GRADER_COURSE"
+
+
+class NotebookFinder(importlib.abc.MetaPathFinder):
+    """Imports ``<name>.ipynb`` of a folder as module ``name`` (its module's code cells)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        notebook = self.folder / f"{fullname}.ipynb"
+        if "." in fullname or not notebook.is_file():
+            return None
+        return importlib.util.spec_from_loader(fullname, NotebookLoader(notebook),
+                                               origin=str(notebook))
+
+
+class NotebookLoader(importlib.abc.Loader):
+    """Runs the code cells that belong to a notebook's module."""
+
+    def __init__(self, notebook: Path) -> None:
+        self.notebook = notebook
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        name = module.__name__
+        try:
+            cells = json.loads(self.notebook.read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ImportError(f"cannot read {self.notebook.name}: {exc}") from None
+        source = notebook_modules(cells, [name]).modules.get(name)
+        if source is None:
+            raise ImportError(f"{self.notebook.name} has no code cells of module {name}")
+        module.__file__ = str(self.notebook)
+        exec(compile(source, str(self.notebook), "exec"), vars(module))
+
+
+def install(folder: str | Path | None = None) -> None:
+    """Let this kernel import the notebooks of ``folder`` (default: the current folder)."""
+    place = Path(folder or Path.cwd()).resolve()
+    if not any(isinstance(f, NotebookFinder) and f.folder == place for f in sys.meta_path):
+        sys.meta_path.append(NotebookFinder(place))
+
+
+@cache
+def _course(path: str | None) -> Course:
+    if path:
+        return load_course(Path(path))
+    if os.environ.get(COURSE_ENV):
+        return load_course(Path(os.environ[COURSE_ENV]))
+    return load_course()
+
+
+def _student() -> str:
+    """The student id: nbgrader grades in ``autograded/<student>/<assignment>/``."""
+    parts = Path.cwd().parts
+    if "autograded" in parts[:-2]:
+        return parts[parts.index("autograded") + 1]
+    return os.environ.get("JUPYTERHUB_USER") or os.environ.get("USER") or "notebook"
+
+
+@cache
+def _digest(folder: str, modules: tuple[str, ...]) -> str:
+    """The digest of the student's code in this notebook's folder, as `grader grade` reads
+    it (the same files seed the same inputs there and here)."""
+    try:
+        return unpack(Submission("notebook", Path(folder)), modules).digest()
+    except (SubmissionError, OSError):
+        return ""
+
+
+def _namespaces(module: str, caller: dict[str, Any]) -> dict[str, ModuleType | dict[str, Any]]:
+    return {module: caller}
+
+
+@contextlib.contextmanager
+def _quiet() -> Any:
+    """No output on stderr: nbgrader gives 0 points to a test cell that writes there."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def check(module: str, function: str | None = None, *, course: str | None = None) -> None:
+    """Run the public checks of ``module`` (or of one of its functions) on this notebook."""
+    caller = inspect.stack()[1].frame.f_globals
+    try:
+        loaded = _course(course)
+    except CourseError as exc:
+        print(f"Public checks unavailable: {exc}. Set {COURSE_ENV} to your course folder.")
+        return
+    specs = [s for s in loaded.collect([module], hidden=False)
+             if function is None or s.function == function]
+    runner = InProcess(_namespaces(module, caller), loaded.limits)
+    with _quiet():
+        outcomes = run_tests(specs, runner, student="local", secret=None)
+    functions = [function] if function else loaded.functions(module)
+    for summary in summarise(module, functions, outcomes):
+        print(summary.render())
+
+
+def grade(module: str, function: str, *, course: str) -> float:
+    """Run the hidden tests of one function in this kernel; print the feedback and return the
+    points earned (nbgrader's partial credit for the test cell)."""
+    caller = inspect.stack()[1].frame.f_globals
+    loaded = _course(course)
+    specs = [s for s in loaded.collect([module], hidden=True) if s.function == function]
+    runner = InProcess(_namespaces(module, caller), loaded.limits)
+    with _quiet():
+        outcomes = run_tests(specs, runner, student=_student(),
+                             secret=loaded.secret, reference=_reference(loaded),
+                             digest=_digest(str(Path.cwd()), tuple(loaded.modules)))
+    score = 0.0
+    for outcome in outcomes:
+        points = f"{outcome.score:g}/{outcome.spec.points:g}"
+        if outcome.status == PASSED:
+            print(f"passed  {points}  {outcome.spec.name}")
+        else:
+            print(f"{outcome.status.upper():<7} {points}  {outcome.spec.name}")
+            print("    " + explain(outcome).replace("\n", "\n    "))
+        score += outcome.score
+    return round(score, 6)
+
+
+_REFERENCES: dict[Path, dict[str, ModuleType]] = {}
+
+
+def _reference(course: Course) -> dict[str, ModuleType]:
+    if course.root not in _REFERENCES:
+        _REFERENCES[course.root] = course.reference()
+    return _REFERENCES[course.root]
+

@@ -1,0 +1,1 @@
+"""Running untrusted student code: the sandboxed child, its launch, isolation and wire."""
