@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from grader.authoring import gradcheck
-from grader.authoring.testing import Context, graded
+from grader.authoring import Context, gradcheck, graded
 
 from course_helpers import FLOOR, softmax_backward_variants, softmax_normalised_where
 

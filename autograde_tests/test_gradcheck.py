@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 from public_models import tanh_net_loss
 
-from grader.authoring.testing import Context, graded
+from grader.authoring import Context, graded
 from grader.sandbox.box import StudentError
 
 from course_helpers import relative_error_variants

@@ -7,8 +7,7 @@ too noisy to grade on; backward_loops and backward are graded on their values al
 
 import numpy as np
 
-from grader.authoring import gradcheck
-from grader.authoring.testing import Context, graded
+from grader.authoring import Context, gradcheck, graded
 
 from course_helpers import FLOOR
 

@@ -5,8 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.authoring import gradcheck
-from grader.authoring.testing import Context, graded
+from grader.authoring import Context, gradcheck, graded
 
 from course_helpers import FLOOR, lse_atol
 

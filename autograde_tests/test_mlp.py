@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.authoring import gradcheck
-from grader.authoring.testing import Context, graded
+from grader.authoring import Context, check_directional, gradcheck, graded
 from grader.sandbox.box import StudentError
 
 from course_helpers import FLOOR
@@ -269,9 +268,9 @@ def test_backward_numerical(ctx: Context) -> None:
         def weighted_output(p: dict[str, np.ndarray]) -> float:
             return float(np.sum(dout * ctx.ref.forward(p, X, hidden, output)[0]))
 
-        result = gradcheck.check_directional(weighted_output, params,
-                                             grads if isinstance(grads, dict) else {},
-                                             np.random.default_rng(directions))
+        result = check_directional(weighted_output, params,
+                                   grads if isinstance(grads, dict) else {},
+                                   np.random.default_rng(directions))
         ctx.expect(result.ok, "backward(params, cache, dout) disagrees with finite differences "
                    f"of sum(dout * out):\n{result.message}")
 

@@ -4,8 +4,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from grader.authoring import gradcheck
-from grader.authoring.testing import Context, graded
+from grader.authoring import Context, gradcheck, graded
 
 from course_helpers import FLOOR
 

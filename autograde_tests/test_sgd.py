@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.authoring.misconceptions import diagnose_batches
-from grader.authoring.testing import CheckFailed, Context, graded, raised_in
+from grader.authoring import CheckFailed, Context, graded, raised_in
 from grader.sandbox.box import StudentError
 
 ISOLATED = ("mlp.loss_and_grads", "sgd.sgd_step", "sgd.minibatches")
@@ -46,7 +45,8 @@ def test_minibatches_partition(ctx: Context) -> None:
                    f"minibatches({n}, {batch_size}, rng) must return a list of index arrays")
         sizes = [len(b) for b in batches]
         want = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
-        found = diagnose_batches(batches, n, name=f"minibatches({n}, {batch_size}, rng)")
+        found = ctx.catalogue.diagnose_batches(batches, n,
+                                               name=f"minibatches({n}, {batch_size}, rng)")
         if found is not None:
             raise CheckFailed(f"minibatches({n}, {batch_size}, rng) does not use every index of "
                               f"range({n}) exactly once", found)

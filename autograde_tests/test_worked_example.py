@@ -5,8 +5,7 @@ Every comparison uses the contract's tolerance, float64 reference at rtol 1e-6, 
 
 import numpy as np
 
-from grader.authoring import gradcheck
-from grader.authoring.testing import Context, graded
+from grader.authoring import Context, gradcheck, graded
 
 from course_helpers import FLOOR, ROW_MAJOR_ORDER
 

@@ -3,7 +3,7 @@ on known pairs, and a linear model with a planted gradient bug."""
 
 import numpy as np
 
-from grader.authoring.testing import Context, public
+from grader.authoring import Context, public
 
 from course_helpers import relative_error_variants
 

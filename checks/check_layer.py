@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from grader.authoring import gradcheck
-from grader.authoring.testing import Context, public
+from grader.authoring import Context, gradcheck, public
 
 from course_helpers import FLOOR, pair, sigmoid
 

@@ -3,8 +3,7 @@ loss_and_grads against finite differences of your own forward pass and loss."""
 
 import numpy as np
 
-from grader.authoring import gradcheck
-from grader.authoring.testing import CheckFailed, Context, public
+from grader.authoring import CheckFailed, Context, check_directional, gradcheck, public
 
 from course_helpers import FLOOR, sigmoid
 
@@ -102,8 +101,8 @@ def documented_cache(hidden: str, output: str) -> list[dict[str, object]]:
 
 
 def directional(ctx: Context, loss: object, grads: object, what: str) -> None:
-    result = gradcheck.check_directional(loss, PARAMS, grads,  # type: ignore[arg-type]
-                                         np.random.default_rng(5))
+    result = check_directional(loss, PARAMS, grads,  # type: ignore[arg-type]
+                               np.random.default_rng(5))
     ctx.expect(result.ok, f"{what} disagrees with finite differences:\n{result.message}")
 
 

@@ -3,9 +3,7 @@ training loop whose loss falls (with your own mlp.py and losses.py)."""
 
 import numpy as np
 
-from grader.authoring.compare import compare
-from grader.authoring.misconceptions import diagnose_batches
-from grader.authoring.testing import CheckFailed, Context, public
+from grader.authoring import CheckFailed, Context, compare, public
 
 
 @public("minibatches")
@@ -36,7 +34,7 @@ def check_minibatches_partition(ctx: Context) -> None:
                    f"{what} must return a list of 1-D index arrays")
         sizes = [len(b) for b in batches]
         want = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
-        found = diagnose_batches(batches, n, name=what)
+        found = ctx.catalogue.diagnose_batches(batches, n, name=what)
         if found is not None:
             raise CheckFailed(f"{what} does not use every index of range({n}) exactly once",
                               found)

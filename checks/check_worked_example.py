@@ -9,8 +9,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from grader.authoring import gradcheck
-from grader.authoring.testing import CheckFailed, Context, public
+from grader.authoring import CheckFailed, Context, gradcheck, public
 
 from course_helpers import FLOOR, ROW_MAJOR_ORDER, sigmoid
 

@@ -9,7 +9,7 @@ from the reference solutions.
 
 import numpy as np
 
-from grader.authoring.testing import Context
+from grader.authoring import Context
 
 # Entries of a gradient below FLOOR are compared by their absolute error: a central difference
 # resolves about 1e-11 absolute, which is a large relative error on a tiny entry (a saturated

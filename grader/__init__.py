@@ -1,15 +1,18 @@
-"""backprop-grader: auto-graded backpropagation exercises with sandboxed, explained grading."""
+"""grader: auto-graded exercises with sandboxed, explained grading.
+
+``from grader import check`` runs the public checks from a notebook (`grader.api.check`); a
+course's own Python functions live with the course (its ``[commands]`` folder).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "check", "curves", "graph"]
+__all__ = ["__version__", "check"]
 
 if TYPE_CHECKING:
     from grader.api import check
-    from grader.training_curves import curves
 
 
 def __getattr__(name: str) -> Any:
@@ -18,12 +21,4 @@ def __getattr__(name: str) -> Any:
         from grader.api import check
 
         return check
-    if name == "curves":
-        from grader.training_curves import curves
-
-        return curves
-    if name == "graph":
-        from grader.deckgraphs import graph
-
-        return graph
     raise AttributeError(name)

@@ -1,4 +1,10 @@
-"""The Python API behind every command: keyword-only functions the CLI calls unchanged."""
+"""The Python API behind every command: keyword-only functions the CLI calls unchanged.
+
+It is also what a course's own commands build on: the course (`locate`), the sandbox on a
+student's folder (`open_sandbox`), the reference solutions in this process (`InProcess`), what
+a call of student code may raise, and `terminal` to print student-derived text safely. Nothing
+inside ``grader/`` but the CLI imports this module.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +16,32 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from grader.batch.submissions import Submission, SubmissionError, Unpacked, unpack
 from grader.course.config import Course, CourseError, TestSpec, find_course, load_course
+from grader.course.points import listing
 from grader.engine import blame
 from grader.engine.feedback import FunctionSummary, summarise
+from grader.engine.grading import open_sandbox
+from grader.engine.results import Result
 from grader.engine.runner import PASSED, Outcome, run_tests
-from grader.sandbox.box import Runner, Sandbox
+from grader.sandbox.box import Runner, SandboxCrash, StudentError, StudentTimeout
+from grader.sandbox.inprocess import InProcess
 from grader.util import inert
+from grader.util.inert import terminal
 
 if TYPE_CHECKING:
     from grader.batch.pipeline import Job
+    from grader.exports.gradebook import GradescopeResult
+
+# Course, InProcess, Runner, Sandbox*, Student*, terminal: for a course's own commands
+__all__ = [
+    "PUBLIC_NOTE", "CheckReport", "Course", "CourseError", "InProcess", "Runner", "SandboxCrash",
+    "StudentError", "StudentTimeout", "UploadError", "UsageError", "check", "gradescope_run",
+    "listing", "locate", "open_sandbox", "resolve_modules", "run_checks", "student_code",
+    "terminal",
+]
 
 PUBLIC_NOTE = (
     "These are the public checks only. The graded run also compares every function with a\n"
@@ -188,14 +208,12 @@ def check(
     found = student_code(folder, loaded)
     selected = resolve_modules(loaded, modules, folder, found)
     summaries: list[FunctionSummary] = []
-    functions = {m: loaded.functions(m) for m in loaded.modules}
     unavailable = {**{m: f"{m}.py could not be used: {why}" for m, why in found.problems.items()},
                    **found.missing(loaded.modules)}
     workdir = Path(tempfile.mkdtemp(prefix="grader-check-"))
     try:
         found.write(workdir / "submission")
-        with Sandbox(workdir / "submission", loaded.limits, unavailable, course=functions,
-                     helpers=loaded.helper_sources()) as sandbox:
+        with open_sandbox(loaded, workdir / "submission", unavailable) as sandbox:
             outcomes = blame.apply(run_checks(loaded, sandbox, selected),
                                    blame.implemented_in(workdir / "submission", loaded.modules))
     finally:
@@ -276,23 +294,6 @@ def locate(path: str | Path | None, course: str | Path | None,
         return load_course(find_course(folder)), folder
 
 
-def listing(course: Course) -> dict[str, dict[str, float]]:
-    """Modules -> functions -> points: from the hidden tests when present, else from the
-    ``[points]`` table of ``course.toml`` (as in a student release)."""
-    hidden = course.hidden_tests.is_dir()
-    result: dict[str, dict[str, float]] = {}
-    for module in course.modules:
-        functions = dict.fromkeys(course.functions(module), 0.0)
-        if hidden:
-            for spec in course.collect([module], hidden=True):
-                functions[spec.function] = functions.get(spec.function, 0.0) + spec.points
-        else:
-            for name in functions:
-                functions[name] = course.points.get(f"{module}.{name}", 0.0)
-        result[module] = functions
-    return result
-
-
 def gradescope_run(
     *,
     submission: Path,
@@ -331,7 +332,7 @@ def gradescope_run(
         job = batch.read_submission(Submission(student, submission), course.modules)
         result = _graded_in_time(job, course, specs, reference)
         results.validate(result)
-        payload = export.gradescope(result)
+        payload: GradescopeResult = export.gradescope(result)
     except Exception as exc:  # the grader failed: still give Gradescope a valid file
         payload = {"score": 0.0, "output": f"The autograder failed: {type(exc).__name__}: "
                                            f"{exc}. Tell your instructor.", "tests": []}
@@ -340,7 +341,7 @@ def gradescope_run(
 
 
 def _graded_in_time(job: Job, course: Course, specs: Sequence[TestSpec],
-                    reference: Mapping[str, ModuleType]) -> dict[str, Any]:
+                    reference: Mapping[str, ModuleType]) -> Result:
     """Grade a job in a worker process under the batch's deadline (`grader.batch.pool`): a
     grading that hangs, even in the grader's own code, still ends in a result."""
     from grader.batch import pipeline as batch
@@ -353,7 +354,7 @@ def _graded_in_time(job: Job, course: Course, specs: Sequence[TestSpec],
                                                          course.secret),
                         workers=1, deadline=deadline):
         if end.kind == "done":
-            value: dict[str, Any] = end.value
+            value: Result = end.value
             return value
         if end.kind == "stuck":
             return results.failed_result(

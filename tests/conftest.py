@@ -41,7 +41,7 @@ def add_one(x):
 TOY_TESTS = '''\
 """Hidden tests of the toy module."""
 
-from grader.authoring.testing import graded
+from grader.authoring import graded
 
 
 @graded("add_one", points=2.0, visibility="visible")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from grader.batch import pipeline as batch
+from grader.batch.executors import LocalExecutor, executor_for
 from grader.course.config import Course
 from grader.engine import results
 from grader.exports import gradebook as export
@@ -183,6 +184,20 @@ def test_do_two_workers_give_the_same_results_as_one(klass: Path, toy_course: Co
     assert one == two
     assert (tmp_path / "one" / "gradebook.csv").read_text() == (
         tmp_path / "two" / "gradebook.csv").read_text()
+
+
+def test_does_an_executor_made_once_grade_as_its_name_does(klass: Path, toy_course: Course,
+                                                         tmp_path: Path) -> None:
+    """Given an executor already made by `executor_for` (by a caller that reports usage
+    errors first), does `grade` use it, with the results of naming it?"""
+    made = executor_for("local", jobs=1)
+    assert made == LocalExecutor(1)
+    grade([klass], toy_course, tmp_path / "named")
+    report = batch.grade([klass], course=toy_course, out=tmp_path / "made",
+                         log=io.StringIO(), executor=made)
+    assert report.ok
+    assert ([normalised(r) for r in results.load_all(tmp_path / "made")]
+            == [normalised(r) for r in results.load_all(tmp_path / "named")])
 
 
 def test_do_seeds_differ_between_students_and_repeat_across_reruns(

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.authoring.misconceptions import Diagnosis
-from grader.authoring.testing import Marker
+from grader.authoring import Diagnosis, Marker
 from grader.course.config import TestSpec as Spec
 from grader.engine import blame
 from grader.engine.runner import ERROR, FAILED, NOT_IMPLEMENTED, PASSED, Outcome

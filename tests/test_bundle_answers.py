@@ -297,7 +297,7 @@ def test_the_bundle_s_own_numerics_are_among_the_copies(copies: dict[str, list[C
         "gradcheck.relative_error": ["grader/authoring/gradcheck.py:relative_difference",
                                      "checks/course_helpers.py:relative_error_variants"],
         "activations.sigmoid": ["checks/course_helpers.py:sigmoid",
-                                "grader/deckgraphs.py:_sigmoid"],
+                                "commands/deckgraphs.py:_sigmoid"],
         "activations.softmax_backward": ["checks/course_helpers.py:softmax_backward_variants"],
     }
     for function, wheres in wanted.items():

@@ -192,7 +192,8 @@ def test_release_holds_no_solution_and_no_hidden_test(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     files = [p for p in out.rglob("*") if p.is_file()]
     assert not any("solutions" in p.parts or "autograde_tests" in p.parts for p in files)
-    assert (out / "exercises" / "neuron.py").is_file() and (out / "grader" / "cli.py").is_file()
+    assert (out / "exercises" / "neuron.py").is_file()
+    assert (out / "grader" / "cli" / "__init__.py").is_file()
     for shared in ("misconceptions.toml", "course_helpers.py"):  # what checks need to run
         assert (out / "checks" / shared).is_file(), shared
     bodies = set(_solution_bodies())

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader.authoring.testing import Context
+from grader.authoring import Context
 from grader.course.config import load_course
 from grader.engine.runner import PASSED, run_tests
 from grader.sandbox import wire

@@ -6,13 +6,12 @@ import ast
 import re
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from grader.api import listing
-from grader.authoring.misconceptions import CATALOGUE, Misconception
+from grader.authoring.misconceptions import Catalogue, Misconception
 from grader.course.config import Course, CourseError, load_course
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,24 +118,24 @@ def test_are_the_course_misconceptions_registered_from_one_file_only() -> None:
         assert "register(" not in path.read_text(encoding="utf-8"), path.name
     entries = COURSE.load_misconceptions()
     assert len({m.key for m in entries}) == len(entries) >= 30
-    COURSE.collect(hidden=False)
+    catalogue = COURSE.collect(hidden=False)[0].catalogue
     for m in entries:
-        assert CATALOGUE[m.key] == m and m.title and m.hint
+        assert catalogue[m.key] == m and m.title and m.hint
 
 
 def test_does_every_catalogued_mutant_name_a_registered_misconception() -> None:
     """Is every misconception a mutant of tests/mutants/ expects in the catalogue once the
     course is collected?"""
-    COURSE.collect(hidden=True)
+    catalogue = COURSE.collect(hidden=True)[0].catalogue
     for path in (ROOT / "tests" / "mutants").glob("*.py"):
         namespace: dict[str, object] = {}
         exec(path.read_text(encoding="utf-8"), namespace)
         for mutant in namespace["MUTANTS"]:  # type: ignore[attr-defined]
-            assert mutant["key"] in CATALOGUE, (path.name, mutant["key"])
+            assert mutant["key"] in catalogue, (path.name, mutant["key"])
 
 
 TOY_TESTS = '''
-    from grader.authoring.testing import graded
+    from grader.authoring import graded
 
     @graded("add_one", points=1.0)
     def test_add_one(ctx):
@@ -160,15 +159,6 @@ def _course(root: Path, *, checks: dict[str, str], tests: str = TOY_TESTS,
     return load_course(root)
 
 
-@pytest.fixture
-def clean_catalogue() -> Iterator[None]:
-    """Whatever a test registers leaves the catalogue afterwards."""
-    saved = dict(CATALOGUE)
-    yield
-    CATALOGUE.clear()
-    CATALOGUE.update(saved)
-
-
 MISTAKE = '''
     [toy_off_by_one]
     title = "Off by one"
@@ -177,33 +167,31 @@ MISTAKE = '''
 '''
 
 
-@pytest.mark.usefixtures("clean_catalogue")
 def test_does_collect_register_the_misconceptions_file(tmp_path: Path) -> None:
-    """Are the entries of checks/misconceptions.toml in the catalogue once checks are
-    collected, with their title, hint and symptom?"""
+    """Are the entries of checks/misconceptions.toml in the course's catalogue (the one its
+    collected tests get), with their title, hint and symptom?"""
     course = _course(tmp_path, checks={"misconceptions.toml": MISTAKE})
-    assert "toy_off_by_one" not in CATALOGUE
-    course.collect(hidden=False)
-    assert CATALOGUE["toy_off_by_one"] == Misconception(
+    assert "toy_off_by_one" not in Catalogue.builtin()
+    (spec,) = course.collect(hidden=True)
+    assert spec.catalogue["toy_off_by_one"] == Misconception(
         "toy_off_by_one", "Off by one", "add_one adds 1, not 2.", "is one too large")
 
 
-@pytest.mark.usefixtures("clean_catalogue")
 def test_is_the_misconceptions_path_configurable(tmp_path: Path) -> None:
     """Does ``[course] misconceptions`` name another file, relative to the course folder?"""
     course = _course(tmp_path, checks={"mistakes.toml": MISTAKE},
                      config='misconceptions = "checks/mistakes.toml"')
-    course.collect(hidden=True)
-    assert CATALOGUE["toy_off_by_one"].title == "Off by one"
+    (spec,) = course.collect(hidden=True)
+    assert spec.catalogue["toy_off_by_one"].title == "Off by one"
 
 
-@pytest.mark.usefixtures("clean_catalogue")
 def test_is_a_missing_misconceptions_file_nothing_to_register(tmp_path: Path) -> None:
     """Does a course without the file collect as before?"""
-    before = dict(CATALOGUE)
+    before = dict(Catalogue.builtin())
     course = _course(tmp_path, checks={})
-    assert len(course.collect(hidden=True)) == 1
-    assert CATALOGUE == before
+    specs = course.collect(hidden=True)
+    assert len(specs) == 1
+    assert dict(specs[0].catalogue) == before
 
 
 @pytest.mark.parametrize(("text", "complaint"), [
@@ -226,7 +214,7 @@ def test_is_a_malformed_misconceptions_file_a_course_error(
 
 
 HELPERS_CHECK = '''
-    from grader.authoring.testing import public
+    from grader.authoring import public
     from course_helpers import ANSWER
 
     @public("add_one")

@@ -1,4 +1,4 @@
-"""Training curves (`grader curves`, `grader.curves`): the reference and broken submissions
+"""Training curves (`grader curves`, `commands.curves`): the reference and broken submissions
 trained through the real sandbox, the real CLI, real figure files."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 from matplotlib.image import imread
 
+from commands.training_curves import Curves, CurvesError, curves, digits
 from grader.cli import main
-from grader.training_curves import Curves, CurvesError, curves, digits
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS, BATCH = 3, 32
@@ -174,10 +174,11 @@ def test_student_code_stays_in_the_sandbox(reference: Curves) -> None:
 
 
 def test_lazy_export() -> None:
-    """Is `grader.curves` the API function, without `import grader` loading it or matplotlib?"""
-    code = ("import sys, grader; assert 'grader.training_curves' not in sys.modules; "
-            "assert 'matplotlib' not in sys.modules; f = grader.curves; "
-            "assert callable(f) and f.__module__ == 'grader.training_curves'; "
+    """Is `commands.curves` the API function, without `import commands` loading it or
+    matplotlib?"""
+    code = ("import sys, commands; assert 'commands.training_curves' not in sys.modules; "
+            "assert 'matplotlib' not in sys.modules; f = commands.curves; "
+            "assert callable(f) and f.__module__ == 'commands.training_curves'; "
             "assert 'matplotlib' not in sys.modules")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, check=False)

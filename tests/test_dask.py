@@ -23,8 +23,8 @@ import distributed
 import pytest
 from click.testing import CliRunner
 
-from grader.batch import executors
 from grader.batch import pipeline as batch
+from grader.batch.executors import dask as executors
 from grader.batch.submissions import Submission
 from grader.cli import main
 from grader.course.config import Course, load_course
@@ -267,3 +267,25 @@ def test_results_travel_as_plain_json(klass: Path, course: Course) -> None:
                                        job)
     assert json.loads(json.dumps(result)) == result
     assert result["score"] == 100.0
+
+
+def test_each_worker_keeps_the_course_it_loaded_in_the_graders_plugin(
+    cluster: str, klass: Path, course: Course, tmp_path: Path,
+) -> None:
+    """Does every worker hold what it has loaded in the grader's worker plugin, and keep it
+    for the next run, which loads nothing again (the plugin is registered once)?"""
+
+    def loads(dask_worker: distributed.Worker) -> int:
+        plugin = dask_worker.plugins[executors.PLUGIN]
+        assert isinstance(plugin, executors.CoursePlugin) and plugin.courses is not None
+        return plugin.courses.loads
+
+    counts = []
+    for run in ("first", "second"):
+        report = batch.grade([klass], course=course, out=tmp_path / run, executor="dask",
+                             scheduler=cluster, log=io.StringIO())
+        assert report.ok, report.failures
+        with distributed.Client(cluster, set_as_default=False) as client:
+            counts.append(client.run(loads))
+    assert len(counts[0]) == 2 and sum(counts[0].values()) >= 1
+    assert counts[1] == counts[0]  # the second run loaded nothing again

@@ -242,7 +242,7 @@ def add_two(x):
     return add_one(add_one(x))
 '''
 TWO_TESTS = '''\
-from grader.authoring.testing import graded
+from grader.authoring import graded
 
 
 @graded("add_two", points=1.0)

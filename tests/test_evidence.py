@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.authoring.testing import Context, Marker
+from grader.authoring import Context, Marker
 from grader.course.config import TestSpec as Spec
 from grader.engine.runner import ERROR, FAILED, PASSED, run_test
 from grader.sandbox.box import Sandbox, StudentError

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.authoring.misconceptions import Diagnosis
-from grader.authoring.testing import Marker
+from grader.authoring import Diagnosis, Marker
 from grader.course.config import Course
 from grader.course.config import TestSpec as Spec
 from grader.engine import results

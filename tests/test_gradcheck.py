@@ -1,4 +1,5 @@
-"""Tests for grader.authoring.gradcheck: numerical derivatives, call counts, and what the checks report.
+"""Tests for grader.authoring.gradcheck and gradient_checks: numerical derivatives, call counts, and
+what the checks report.
 
 The grader's numerics are five-point differences and a relative difference over the larger
 magnitude: deliberately not the exercise's central difference and relative error."""
@@ -14,15 +15,17 @@ from grader.authoring.gradcheck import (
     KINK_TOL,
     REL_FLOOR,
     SMOOTH_TOL,
-    GradCheck,
-    GradientCheckError,
-    check_directional,
-    check_gradient,
     directional_derivative,
     elementwise_derivative,
     numerical_vjp,
     relative_difference,
     stencil_gradient,
+)
+from grader.authoring.gradient_checks import (
+    GradCheck,
+    GradientCheckError,
+    check_directional,
+    check_gradient,
 )
 
 Params = dict[str, np.ndarray]

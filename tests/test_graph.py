@@ -15,12 +15,12 @@ import matplotlib.image
 import pytest
 from click.testing import CliRunner
 
-import grader
+import commands
+from commands.compgraph import NOT_IMPLEMENTED, NUMERICAL, OK, ComputationalGraph
+from commands.deckgraphs import NEURON_DEFAULTS, graph, provided_constants
 from grader.api import UsageError
 from grader.cli import main
-from grader.compgraph import NOT_IMPLEMENTED, NUMERICAL, OK, ComputationalGraph
 from grader.course.config import load_course
-from grader.deckgraphs import NEURON_DEFAULTS, graph, provided_constants
 
 ROOT = Path(__file__).resolve().parents[1]
 SVG = "{http://www.w3.org/2000/svg}"
@@ -236,8 +236,8 @@ def test_stubs_draw_grey_and_say_what_could_not_be_evaluated(tmp_path: Path) -> 
 
 
 def test_notebook_api_renders_inline_and_saves(tmp_path: Path) -> None:
-    """Does grader.graph(...) give an object that renders as SVG and saves by suffix?"""
-    g = grader.graph("worked-example", example=2, reference=True, course=ROOT)
+    """Does commands.graph(...) give an object that renders as SVG and saves by suffix?"""
+    g = commands.graph("worked-example", example=2, reference=True, course=ROOT)
     svg = g._repr_svg_()
     assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
     assert "x = (-1, 4), t = (0, 1)" in svg
@@ -249,10 +249,10 @@ def test_notebook_api_renders_inline_and_saves(tmp_path: Path) -> None:
 
 
 def test_import_grader_stays_light() -> None:
-    """Does `import grader` leave the graph modules and matplotlib unimported until
-    grader.graph is used?"""
-    code = ("import sys, grader; print(sorted(m for m in ('matplotlib', 'grader.deckgraphs') "
-            "if m in sys.modules)); grader.graph; print('grader.deckgraphs' in sys.modules)")
+    """Does `import commands` (the course's own) leave the graph modules and matplotlib
+    unimported until commands.graph is used?"""
+    code = ("import sys, commands; print(sorted(m for m in ('matplotlib', 'commands.deckgraphs') "
+            "if m in sys.modules)); commands.graph; print('commands.deckgraphs' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=ROOT)
     assert done.stdout.split() == ["[]", "True"]

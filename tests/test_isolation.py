@@ -82,7 +82,7 @@ def test_bubblewrap_command_binds_only_what_the_child_needs(tmp_path: Path) -> N
                     if course.encode() in o or str(tmp_path / "sub").encode() in o]
         copied = [command[i + 2] for i in binds
                   if command[i + 2].startswith(("/grader/", "/submission/"))]
-        assert "/submission/neuron.py" in copied and "/grader/sandbox/_child.py" in copied
+        assert "/submission/neuron.py" in copied and "/grader/_child.py" in copied
         assert options.count(b"--ro-bind-data") == len(copied)
     finally:
         for fd in fds:
@@ -142,3 +142,57 @@ def test_does_doctor_say_how_imports_are_enforced(monkeypatch: pytest.MonkeyPatc
     finally:
         isolation.detect.cache_clear()
     assert "enforced only by an import guard in the child (none level)" in shown
+
+
+def _child_imports(name: str) -> tuple[set[str], set[str]]:
+    """The siblings a child module imports (relative imports) and every other top-level
+    module it imports anywhere in it."""
+    import ast
+
+    tree = ast.parse((Path(isolation.__file__).parent / name).read_text(encoding="utf-8"))
+    siblings: set[str] = set()
+    others: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = [node.module] if node.module else [a.name for a in node.names]
+            siblings |= {f"{b.split('.')[0]}.py" for b in base}
+        elif isinstance(node, ast.ImportFrom):
+            others.add((node.module or "").split(".")[0])
+        elif isinstance(node, ast.Import):
+            others |= {a.name.split(".")[0] for a in node.names}
+    return siblings, others
+
+
+def test_does_the_sandbox_bind_every_module_the_child_loads_and_nothing_of_the_grader() -> None:
+    """Under bubblewrap the child sees only the files of ``CHILD_MODULES``: is every sibling
+    the child script imports (directly or not) among them, does none of them import the
+    grader package (the child has only these files), and is nothing listed that it never
+    loads?"""
+    loaded: set[str] = set()
+    todo = ["_child.py"]
+    while todo:
+        name = todo.pop()
+        loaded.add(name)
+        siblings, others = _child_imports(name)
+        assert "grader" not in others, f"{name} imports the grader package"
+        assert others <= set(sys.stdlib_module_names) | {"numpy"}, (name, others)
+        todo += sorted(siblings - loaded)
+    assert loaded == set(mounts.CHILD_MODULES)
+    level = isolation.Isolation("bubblewrap", (), (), "/usr/bin/bwrap")
+    script = Path(isolation.__file__).with_name("_child.py")
+    command = level.command(script, Path("/nonexistent"), Path("/nonexistent"), (5, 6))
+    bound = {command[i + 2] for i, arg in enumerate(command) if arg == "--ro-bind"
+             and command[i + 2].startswith(mounts.SANDBOX_GRADER + "/")}
+    assert bound == {f"{mounts.SANDBOX_GRADER}/{name}" for name in mounts.CHILD_MODULES}
+
+
+def test_are_isolation_levels_an_enum_equal_to_their_names() -> None:
+    """Is a level given by name made the enum member (so isolations that are equal hash
+    alike), and does it still compare and print as its name?"""
+    by_name = isolation.Isolation("uid", (), ())
+    assert by_name.level is isolation.Level.UID
+    assert by_name.level == "uid" and f"{by_name.level}" == "uid"
+    assert by_name == isolation.Isolation(isolation.Level.UID, (), ())
+    assert hash(by_name) == hash(isolation.Isolation(isolation.Level.UID, (), ()))
+    assert by_name.warning is not None and "reduced isolation (uid)" in by_name.warning
+    assert isolation.detect().level in set(isolation.Level)

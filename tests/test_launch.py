@@ -309,3 +309,34 @@ def test_does_cleanup_empty_everything_without_following_a_link(as_root: bool) -
         assert sorted(p.name for p in base.iterdir()) == ["victim.txt", "work"]
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@needs_warm
+def test_does_a_sandbox_use_the_launcher_it_is_given(submission: Path) -> None:
+    """Is what a process keeps between sandboxes (idle zygotes) held by the launcher passed
+    down: does a sandbox given its own take its zygote from it and give it back there, the
+    process's own launcher untouched, and does closing the launcher end its zygotes?"""
+    own = launch.Launcher(max_idle=1)
+    process = launch.process_launcher()
+    before = list(process.idle)
+    with Sandbox(submission, FAST, launcher=own) as box:
+        assert box.call("m", "ok").value == "ok"
+        zygote = box._zygote
+    assert zygote is not None and own.idle == [zygote] and process.idle == before
+    with Sandbox(submission, FAST, launcher=own) as box:
+        assert box.call("m", "ok").value == "ok"
+        assert box._zygote is zygote  # the idle one, kept warm
+    own.close()
+    assert own.idle == [] and not zygote.healthy
+
+
+def test_does_a_forked_process_start_without_its_parents_idle_zygotes() -> None:
+    """A launcher used after a fork holds none of the parent's zygotes (not its own)."""
+    own = launch.Launcher()
+    own.idle.append(object())  # type: ignore[arg-type]  # stands for the parent's zygote
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the forked process
+        os._exit(0 if own.idle == [] else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(own.idle) == 1

@@ -1,21 +1,28 @@
-"""Tests for grader.authoring.misconceptions: each mistake is named, correct or random output is not."""
+"""Tests for grader.authoring.misconceptions and detectors: each mistake is named, correct or
+random output is not.
 
-from collections.abc import Callable, Iterator
+The catalogue used is the one this course's students see: the built-in misconceptions with the
+course's own (checks/misconceptions.toml), which words some built-ins in the course's formulas.
+"""
+
+import pickle
+import re
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from grader.authoring.misconceptions import (
-    CATALOGUE,
-    Diagnosis,
-    Misconception,
-    diagnose,
-    diagnose_batches,
-    diagnose_exception,
-    diagnosis_for,
-    mutation_diagnosis,
-    register,
-)
+from grader.authoring import Catalogue, Diagnosis, Misconception
+from grader.authoring.misconceptions import BUILTINS
+from grader.course.config import load_course
+
+CATALOGUE = load_course(Path(__file__).resolve().parents[1]).catalogue()
+diagnose = CATALOGUE.diagnose
+diagnose_batches = CATALOGUE.diagnose_batches
+diagnose_exception = CATALOGUE.diagnose_exception
+diagnosis_for = CATALOGUE.diagnosis
+mutation_diagnosis = CATALOGUE.mutation_diagnosis
 
 N = 5  # batch size used throughout
 BUILTIN_KEYS = {
@@ -272,23 +279,66 @@ def test_mutation_diagnosis_names_the_arguments() -> None:
 
 
 @pytest.fixture
-def course_entry() -> Iterator[Misconception]:
-    entry = Misconception("tanh_as_sigmoid", "tanh derivative from the sigmoid",
-                          "tanh'(z) = 1 - tanh(z)^2.", "uses the sigmoid's derivative")
-    yield register(entry)
-    del CATALOGUE[entry.key]
+def course_entry() -> Misconception:
+    return Misconception("tanh_as_sigmoid", "tanh derivative from the sigmoid",
+                         "tanh'(z) = 1 - tanh(z)^2.", "uses the sigmoid's derivative")
 
 
 def test_courses_register_their_own_misconceptions(course_entry: Misconception) -> None:
-    assert CATALOGUE["tanh_as_sigmoid"] is course_entry
+    catalogue = CATALOGUE.extended([course_entry])
+    assert catalogue["tanh_as_sigmoid"] is course_entry
+    assert "tanh_as_sigmoid" not in CATALOGUE  # extending gives a new catalogue
     with pytest.raises(ValueError, match="already registered"):
-        register(course_entry)
+        catalogue.extended([course_entry])
     z = np.linspace(-2, 2, 6)
     wrong = sigmoid(z) * (1 - sigmoid(z))
-    d = diagnose(wrong, 1 - np.tanh(z) ** 2, variants={"tanh_as_sigmoid": wrong})
+    d = catalogue.diagnose(wrong, 1 - np.tanh(z) ** 2, variants={"tanh_as_sigmoid": wrong})
     assert d == Diagnosis("tanh_as_sigmoid", "tanh derivative from the sigmoid",
                           "result uses the sigmoid's derivative. tanh'(z) = 1 - tanh(z)^2.")
-    assert diagnosis_for("tanh_as_sigmoid", "Seen.").message == "Seen. tanh'(z) = 1 - tanh(z)^2."
+    assert catalogue.diagnosis("tanh_as_sigmoid", "Seen.").message == (
+        "Seen. tanh'(z) = 1 - tanh(z)^2.")
+
+
+def test_does_a_course_entry_replace_the_builtin_of_its_key() -> None:
+    """A course rewords a built-in by giving its key; the entry keeps its place."""
+    builtin = Catalogue.builtin()
+    mine = Misconception("sign_error", "Sign error", "In this course: a - b, never b - a.")
+    with pytest.raises(ValueError, match="already registered"):
+        builtin.extended([mine])
+    reworded = builtin.extended([mine], replace=True)
+    assert reworded["sign_error"] is mine and builtin["sign_error"] is not mine
+    assert list(reworded) == list(builtin)
+    expected = expected_grad()
+    d = reworded.diagnose(-expected, expected, name="dW")
+    assert d is not None and d.message == (
+        "dW has the right size but the opposite sign. In this course: a - b, never b - a.")
+
+
+def test_are_the_builtin_misconceptions_worded_for_any_course() -> None:
+    """The built-in hints speak of no course's formulas; this course's words for them live in
+    its own file and are what its students see."""
+    course_words = re.compile(r"sigmoid|sigma|2\(a - y\)|gradient descent|A_prev|digits|"
+                              r"worked|slide", re.IGNORECASE)
+    for m in BUILTINS:
+        for text in (m.title, m.hint, m.symptom):
+            assert not course_words.search(text), (m.key, text)
+    course = {m.key: m for m in load_course(Path(__file__).resolve().parents[1])
+              .load_misconceptions()}
+    for key in ("missing_factor_2", "sign_error", "overflow", "transposed"):
+        assert CATALOGUE[key] == course[key] != Catalogue.builtin()[key]
+
+
+def test_is_a_catalogue_a_value() -> None:
+    """A catalogue repeats no key, travels between processes, and equals its copy."""
+    entry = BUILTINS[0]
+    with pytest.raises(ValueError, match="already registered"):
+        Catalogue([entry, entry])
+    assert pickle.loads(pickle.dumps(CATALOGUE)) == CATALOGUE
+    assert hash(Catalogue.builtin()) == hash(Catalogue(BUILTINS))
+    assert len(Catalogue.builtin()) == len(BUILTINS)
+    hint = next(m.hint for m in BUILTINS if m.key == "returned_none")
+    assert Catalogue.builtin().named("returned_none") == Diagnosis(
+        "returned_none", "Nothing returned", hint)
 
 
 # -- any clean constant factor ------------------------------------------------------------------

@@ -17,6 +17,7 @@ from grader.course.config import Course
 from grader.engine import results
 from grader.engine.runner import ERROR, FAILED, PASSED, Outcome
 from grader.exports import gradebook as export
+from grader.util import files
 
 DIAGNOSIS = Diagnosis("missing_factor_2", "Missing factor 2", "dC/da = 2(a - y).")
 
@@ -191,7 +192,7 @@ def test_does_a_failure_while_writing_leave_the_old_file_and_no_temporary_file(
     def disk_full(fd: Any) -> None:  # the bytes are written, but cannot reach the disk
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(results.os, "fsync", disk_full)
+    monkeypatch.setattr(files.os, "fsync", disk_full)
     with pytest.raises(OSError, match="No space left"):
         results.write(result, path)
     assert path.read_bytes() == before

@@ -587,3 +587,36 @@ def test_is_the_network_closed_to_the_child(sandbox: Sandbox) -> None:
         server.listen()
         with pytest.raises(StudentError):
             sandbox.call("m", "connect", [server.getsockname()[1]])
+
+
+# -- a folder adopted instead of copied --------------------------------------------------------
+def test_does_a_sandbox_adopt_a_private_copy_without_copying_it(tmp_path: Path) -> None:
+    """With ``copy=False`` is the folder moved into the sandbox (gone from where it was), its
+    modules used, and everything a copy would leave out (links, folders, other files) left out
+    too, a hard-linked module replaced by a file of its own, and the host files untouched?"""
+    folder = tmp_path / "private"
+    folder.mkdir()
+    (folder / "m.py").write_text("import os\n\n\ndef listing():\n"
+                                 "    return sorted(os.listdir(os.path.dirname(__file__)))\n")
+    victim = tmp_path / "victim.py"
+    victim.write_text("V = 1\n")
+    os.chmod(victim, 0o600)
+    (folder / "link.py").symlink_to(victim)
+    os.link(victim, folder / "hard.py")
+    (folder / "inner").mkdir()
+    (folder / "inner" / "x.py").write_text("X = 1\n")
+    (folder / "notes.txt").write_text("not a module\n")
+    with Sandbox(folder, FAST, copy=False) as box:
+        assert not folder.exists()
+        assert box.call("m", "listing").value == ["hard.py", "m.py"]
+        kept = box.submission / "hard.py"  # its bytes, in a file of its own
+        assert kept.read_text() == "V = 1\n" and kept.stat().st_nlink == 1
+    assert victim.read_text() == "V = 1\n" and victim.stat().st_mode & 0o777 == 0o600
+    assert victim.stat().st_nlink == 1  # the sandbox's copy went with it
+
+
+def test_does_a_copying_sandbox_leave_the_folder_as_it_was(submission: Path) -> None:
+    before = sorted(p.name for p in submission.iterdir())
+    with Sandbox(submission, FAST) as box:
+        assert box.call("m", "divide", [2.0]).value == 0.5
+    assert sorted(p.name for p in submission.iterdir()) == before

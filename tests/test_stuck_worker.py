@@ -27,7 +27,7 @@ HANGING_TESTS = '''\
 import signal
 import time
 
-from grader.authoring.testing import graded
+from grader.authoring import graded
 
 
 @graded("add_one", points=2.0, visibility="visible")

@@ -1,4 +1,4 @@
-"""The test API (grader.authoring.testing): what a course's checks and tests can ask of the context."""
+"""The test API (grader.authoring): what a course's checks and tests can ask of the context."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.authoring.testing import Context, Marker, raised_in
+from grader.authoring import Context, Marker, raised_in
 from grader.course.config import TestSpec as Spec
 from grader.engine.runner import FAILED, PASSED, Outcome, run_test
 from grader.sandbox.box import Sandbox, StudentError

@@ -1,4 +1,5 @@
-"""Numerical gradient checks: five-point differences in float64, and their comparison with backprop.
+"""Numerical gradients: five-point differences in float64, and the relative difference of two
+gradients (the checks built on them: `grader.authoring.gradient_checks`).
 
 These are the grader's own numerics, not the exercise's: the student writes the central
 difference ``(f(x + eps) - f(x - eps)) / (2 eps)`` and the relative error
@@ -24,8 +25,9 @@ Defaults and thresholds
     Added to the denominator of the relative difference, so entries where both gradients are
     (near) zero do not divide by zero. Well below the floor the difference is effectively
     absolute, so a true zero that the difference quotient only approximates (round-off
-    ~1e-11 |f|) reads as ~1e-3: pass a larger ``floor`` to `check_gradient` when a gradient
-    has such structural zeros.
+    ~1e-11 |f|) reads as ~1e-3: pass a larger ``floor`` to
+    `grader.authoring.gradient_checks.check_gradient` when a gradient has such structural
+    zeros.
 
 Relative difference, elementwise: ``|a_i - n_i| / (floor + max(|a_i|, |n_i|))``; a check
 reports the largest. Like `torch.autograd.gradcheck`, these checks assume the function is
@@ -39,16 +41,15 @@ function documents how many times it calls ``f``; nothing calls it more than nee
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, SupportsFloat
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
-    "EPS", "KINK_TOL", "REL_FLOOR", "SMOOTH_TOL", "GradCheck", "GradientCheckError",
-    "check_directional", "check_gradient", "directional_derivative", "elementwise_derivative",
-    "numerical_vjp", "relative_difference", "stencil_gradient",
+    "EPS", "KINK_TOL", "REL_FLOOR", "SMOOTH_TOL", "as_float64", "directional_derivative",
+    "elementwise_derivative", "elementwise_rel", "numerical_vjp", "relative_difference",
+    "stencil_gradient",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -62,8 +63,7 @@ KINK_TOL: float = 1e-4
 kink."""
 REL_FLOOR: float = 1e-8
 """Added to the relative difference's denominator."""
-ERROR_FORMULA = "|analytic - numerical| / (floor + max(|analytic|, |numerical|))"
-"""The relative difference, as messages state it."""
+
 #: the five-point stencil's offsets, in steps; see `_five_point` for the weights
 _OFFSETS = (-2.0, -1.0, 1.0, 2.0)
 
@@ -76,46 +76,7 @@ def _five_point(at: Sequence[Any], h: Any) -> Any:
     return ((minus2 - plus2) + 8.0 * (plus1 - minus1)) / (12.0 * h)
 
 
-class GradientCheckError(AssertionError):
-    """Raised by `GradCheck.assert_ok` when a gradient check failed; carries the message."""
-
-
-@dataclass(frozen=True)
-class GradCheck:
-    """Outcome of a gradient check.
-
-    Attributes
-    ----------
-    ok : bool
-        True when the largest relative error is at most ``tol`` (and shapes agree).
-    max_rel_error : float
-        Largest relative error found (``inf`` for shape or NaN/inf problems).
-    tol : float
-        Tolerance used.
-    message : str
-        ``""`` when ok, else what differs, where, and by how much.
-    worst_index : tuple of int or None
-        Index of the worst entry (`check_gradient`) or ``(k,)`` for the k-th direction
-        (`check_directional`); None when there is none.
-    analytic, numeric : float or None
-        The two values at ``worst_index``.
-    """
-
-    ok: bool
-    max_rel_error: float
-    tol: float
-    message: str = ""
-    worst_index: tuple[int, ...] | None = None
-    analytic: float | None = None
-    numeric: float | None = None
-
-    def assert_ok(self) -> None:
-        """Raise `GradientCheckError` with the message unless the check passed."""
-        if not self.ok:
-            raise GradientCheckError(self.message)
-
-
-def _as_float64(x: ArrayLike, what: str) -> FloatArray:
+def as_float64(x: ArrayLike, what: str) -> FloatArray:
     """A fresh float64 copy of ``x`` (never a view of the caller's array)."""
     try:
         return np.array(x, dtype=np.float64)
@@ -153,7 +114,7 @@ def stencil_gradient(
         ``g[i] = sum_k w_k f(x + o_k h_i e_i) / (12 h_i)`` over the stencil
         ``(o, w) = (-2, 1), (-1, -8), (1, 8), (2, -1)``.
     """
-    base = _as_float64(x, "x")
+    base = as_float64(x, "x")
     h = _steps(base, step)
     grad = np.zeros_like(base)
     for i in range(base.size):
@@ -194,11 +155,11 @@ def elementwise_derivative(
     ValueError
         If ``f`` returns an array of another shape.
     """
-    base = _as_float64(x, "x")
+    base = as_float64(x, "x")
     h = _steps(base, step)
     values = []
     for offset in _OFFSETS:
-        value = _as_float64(f(base + offset * h), "f(x + h)")
+        value = as_float64(f(base + offset * h), "f(x + h)")
         if value.shape != base.shape:
             raise ValueError(f"elementwise f must keep the shape {base.shape}, "
                              f"got {value.shape}")
@@ -236,10 +197,10 @@ def numerical_vjp(
     ValueError
         If ``f(x)`` does not have the shape of ``upstream``.
     """
-    up = _as_float64(upstream, "upstream")
+    up = as_float64(upstream, "upstream")
 
     def weighted(z: FloatArray) -> float:
-        out = _as_float64(f(z), "f(x)")
+        out = as_float64(f(z), "f(x)")
         if out.shape != up.shape:
             raise ValueError(f"f(x) has shape {out.shape}, upstream has shape {up.shape}")
         return float(np.sum(up * out))
@@ -280,12 +241,12 @@ def directional_derivative(
     ValueError
         If ``direction`` names an unknown parameter or has a wrong shape.
     """
-    base = {k: _as_float64(v, f"params[{k!r}]") for k, v in params.items()}
+    base = {k: as_float64(v, f"params[{k!r}]") for k, v in params.items()}
     moves: dict[str, FloatArray] = {}
     for k, d in direction.items():
         if k not in base:
             raise ValueError(f"direction has key {k!r}, which is not a parameter")
-        moves[k] = _as_float64(d, f"direction[{k!r}]")
+        moves[k] = as_float64(d, f"direction[{k!r}]")
         if moves[k].shape != base[k].shape:
             raise ValueError(f"direction[{k!r}] has shape {moves[k].shape}, "
                              f"params[{k!r}] has shape {base[k].shape}")
@@ -318,181 +279,18 @@ def relative_difference(a: ArrayLike, b: ArrayLike, floor: float = REL_FLOOR) ->
     ValueError
         If the shapes differ.
     """
-    x, y = _as_float64(a, "a"), _as_float64(b, "b")
+    x, y = as_float64(a, "a"), as_float64(b, "b")
     if x.shape != y.shape:
         raise ValueError(f"shapes differ: {x.shape} and {y.shape}")
     if x.size == 0:
         return 0.0
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         return math.inf
-    return float(np.max(_elementwise_rel(x, y, floor)))
+    return float(np.max(elementwise_rel(x, y, floor)))
 
 
-def _elementwise_rel(x: FloatArray, y: FloatArray, floor: float) -> FloatArray:
+def elementwise_rel(x: FloatArray, y: FloatArray, floor: float) -> FloatArray:
+    """``|x - y| / (floor + max(|x|, |y|))`` entrywise, for finite ``x`` and ``y`` of one shape
+    S; returns shape S."""
     rel: FloatArray = np.abs(x - y) / (floor + np.maximum(np.abs(x), np.abs(y)))
     return rel
-
-
-def check_gradient(
-    analytic: object, numeric: ArrayLike, *, tol: float = SMOOTH_TOL, name: str = "gradient",
-    floor: float = REL_FLOOR,
-) -> GradCheck:
-    """Compare an analytic gradient (backprop) with a numerical one, entry by entry.
-
-    Parameters
-    ----------
-    analytic : object
-        The gradient under test, expected to be an array of the shape of ``numeric``.
-    numeric : array_like, shape S
-        Numerical gradient (e.g. from `stencil_gradient`).
-    tol : float, optional
-        Largest relative error accepted (`SMOOTH_TOL`; `KINK_TOL` for ReLU-like functions).
-    name : str, optional
-        How the gradient is called in messages.
-    floor : float, optional
-        Added to the denominator of the relative difference (`REL_FLOOR`). Raise it when true
-        zeros of the gradient are approximated with round-off noise (~1e-11 |f|).
-
-    Returns
-    -------
-    GradCheck
-        On failure the message names the worst index, both values and the relative error.
-    """
-    def fail(message: str, index: tuple[int, ...] | None = None) -> GradCheck:
-        return GradCheck(False, math.inf, tol, f"{name}: {message}", index)
-
-    num = _as_float64(numeric, "numeric")
-    if analytic is None:
-        return fail("returned None — did you forget a `return`?")
-    try:
-        ana = np.array(analytic, dtype=np.float64)
-    except (TypeError, ValueError):
-        return fail(f"expected an array of numbers, got {type(analytic).__name__}")
-    if ana.shape != num.shape:
-        return fail(f"analytic gradient has shape {ana.shape}, numerical gradient has shape "
-                    f"{num.shape} (a gradient has the shape of what it differentiates)")
-    for arr, which in ((ana, "analytic"), (num, "numerical")):
-        bad = np.flatnonzero(~np.isfinite(arr))
-        if bad.size:
-            index = _unravel(int(bad[0]), arr.shape)
-            return fail(f"{which} gradient contains NaN or inf ({bad.size} / {arr.size} "
-                        f"entries, first at index {index})", index)
-    if ana.size == 0:
-        return GradCheck(True, 0.0, tol)
-    rel = _elementwise_rel(ana, num, floor)
-    flat = int(np.argmax(rel))
-    worst, index = float(rel.flat[flat]), _unravel(flat, ana.shape)
-    a_val, n_val = float(ana.flat[flat]), float(num.flat[flat])
-    if worst <= tol:
-        return GradCheck(True, worst, tol, "", index, a_val, n_val)
-    n_bad = int(np.count_nonzero(rel > tol))
-    message = "\n".join([
-        f"{name}: analytic and numerical gradients differ (max relative error {worst:.3g} > "
-        f"tol {tol:g})",
-        f"  Entries above tolerance: {n_bad} / {ana.size} ({100 * n_bad / ana.size:.3g}%)",
-        f"  Worst at index {index}: analytic {a_val:.6g}, numerical {n_val:.6g}",
-        f"  Relative error = {ERROR_FORMULA.replace('floor', f'{floor:g}')}; expect "
-        f"< {SMOOTH_TOL:g} for smooth functions, < {KINK_TOL:g} for ReLU-like kinks "
-        f"(tolerance used: {tol:g}).",
-    ])
-    return GradCheck(False, worst, tol, message, index, a_val, n_val)
-
-
-def check_directional(
-    loss: Callable[[dict[str, FloatArray]], SupportsFloat],
-    params: Mapping[str, ArrayLike],
-    grads: Mapping[str, object],
-    rng: np.random.Generator,
-    *,
-    n_directions: int = 3,
-    step: float = EPS,
-    tol: float = SMOOTH_TOL,
-) -> GradCheck:
-    """Check all gradients of a scalar loss at once along random directions.
-
-    For each of ``n_directions`` random unit directions ``d`` (Gaussian over every parameter,
-    normalised to total norm 1, drawn from ``rng``), compares ``sum_k <grads[k], d[k]>`` with
-    `directional_derivative`. The relative difference is
-    ``|a - n| / (REL_FLOOR + max(|a|, |n|, ||grads||))``: a direction nearly orthogonal to the
-    gradient makes ``a`` and ``n`` tiny, and ``||grads|| >= |<grads, d>|`` keeps round-off from
-    reading as a large relative difference there. Stops at the first failing direction: calls
-    ``loss`` at most ``4 * n_directions`` times (none if ``grads`` is malformed).
-
-    Parameters
-    ----------
-    loss : callable
-        ``loss(params) -> scalar``.
-    params : mapping of str to array_like
-        Parameters (``{"W1": (h, d), "b1": (h,), ...}``); never modified.
-    grads : mapping of str to object
-        The gradients under test, one per parameter and of its shape; extra keys are ignored.
-    rng : numpy.random.Generator
-        Source of the directions (seed it for reproducible checks).
-    n_directions : int, optional
-        Number of directions (default 3).
-    step : float, optional
-        Step along each direction (default `EPS`).
-    tol : float, optional
-        Tolerance (default `SMOOTH_TOL`).
-
-    Returns
-    -------
-    GradCheck
-        ``worst_index`` is ``(k,)`` for the worst (or failing) direction k, 0-based.
-    """
-    base = {k: _as_float64(v, f"params[{k!r}]") for k, v in params.items()}
-    problem = _grads_problem(base, grads)
-    if problem:
-        return GradCheck(False, math.inf, tol, problem)
-    g = {k: np.asarray(grads[k], dtype=np.float64) for k in base}
-    g_norm = math.sqrt(sum(float(np.sum(v * v)) for v in g.values()))
-    result = GradCheck(True, 0.0, tol)
-    for k in range(n_directions):
-        raw = {p: rng.standard_normal(v.shape) for p, v in base.items()}
-        norm = math.sqrt(sum(float(np.sum(v * v)) for v in raw.values())) or 1.0
-        direction = {p: v / norm for p, v in raw.items()}
-        a = sum(float(np.sum(g[p] * direction[p])) for p in base)
-        n = directional_derivative(loss, base, direction, step)
-        rel = abs(a - n) / (REL_FLOOR + max(abs(a), abs(n), g_norm)) if math.isfinite(n) \
-            else math.inf
-        if rel > tol:
-            message = "\n".join([
-                f"gradients disagree with the loss along random direction {k + 1} of "
-                f"{n_directions} (relative error {rel:.3g} > tol {tol:g})",
-                f"  sum over parameters of <grad, d>: {a:.6g}; numerical directional "
-                f"derivative: {n:.6g}",
-                "  At least one gradient is wrong: check each one with an entry-by-entry "
-                "gradient check.",
-            ])
-            return GradCheck(False, rel, tol, message, (k,), a, n)
-        if rel >= result.max_rel_error:
-            result = GradCheck(True, rel, tol, "", (k,), a, n)
-    return result
-
-
-def _grads_problem(params: Mapping[str, FloatArray], grads: Mapping[str, object]) -> str:
-    """What is structurally wrong with ``grads`` (missing key, bad shape, NaN), or ``""``."""
-    if grads is None:
-        return "grads: returned None — did you forget a `return`?"
-    if not isinstance(grads, Mapping):
-        return f"grads: expected a dict, got {type(grads).__name__}"
-    missing = [k for k in params if k not in grads]
-    if missing:
-        keys = ", ".join(repr(k) for k in missing)
-        return f"grads is missing {'key' if len(missing) == 1 else 'keys'} {keys}"
-    for k, p in params.items():
-        try:
-            value = np.asarray(grads[k], dtype=np.float64)
-        except (TypeError, ValueError):
-            return f"grads[{k!r}]: expected an array of numbers, got {type(grads[k]).__name__}"
-        if value.shape != p.shape:
-            return (f"grads[{k!r}] has shape {value.shape}, expected {p.shape} (the shape of "
-                    f"params[{k!r}])")
-        if not np.isfinite(value).all():
-            return f"grads[{k!r}] contains NaN or inf"
-    return ""
-
-
-def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.unravel_index(flat, shape))
-

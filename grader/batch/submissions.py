@@ -21,20 +21,20 @@ folder, a ``.zip`` or a ``.ipynb``) through `unpack`, so each sees the same file
 
 Files are read as text, never extracted by an archive's own paths, links are never followed,
 and every size is capped, so a hostile archive cannot write outside the grader's folder or fill
-the disk. What cannot be read becomes a message in that student's result.
+the disk. What cannot be read becomes a message in that student's result. What is read is an
+`Unpacked` (`grader.batch.unpacked`, plain data; ``Submission`` and ``Unpacked`` are importable
+from here too).
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from grader.batch.cells import cell_files, helper_name_ok, parse_notebook
+from grader.batch.unpacked import Submission, Unpacked
 from grader.util import inert
 from grader.util.tree import (
     COURSE_MARKS,
@@ -65,80 +65,6 @@ MAX_HELPERS = 16
 #: most bytes of helper modules taken, all together
 MAX_HELPER_BYTES = 2 * 1024 * 1024
 ENTRY_SUFFIXES = (".zip", ".ipynb")
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One student's entry: a folder, a ``.zip`` or a ``.ipynb``."""
-
-    student: str
-    path: Path
-
-
-@dataclass
-class Unpacked:
-    """The student's code found in a submission, as source text, and what went wrong.
-
-    Attributes
-    ----------
-    modules : dict of str to str
-        Course module name to source.
-    problems : dict of str to str
-        Course modules whose file exists but cannot be used, with the reason.
-    notes : list of str
-        What was refused or could not be read, for the student to read.
-    helpers : dict of str to str
-        The student's own helper modules beside the course modules, name to source.
-    origins : dict of str to str
-        Each module's and helper's file name (``neuron.py``) to where it was read from,
-        relative to the submission (``exercises/neuron.py``, ``hw.ipynb (neuron.py)``).
-    hints : dict of str to str
-        Missing course modules with a near-miss file found: "found Neuron.py: rename it to
-        neuron.py".
-    """
-
-    modules: dict[str, str] = field(default_factory=dict)
-    problems: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    helpers: dict[str, str] = field(default_factory=dict)
-    origins: dict[str, str] = field(default_factory=dict)
-    hints: dict[str, str] = field(default_factory=dict)
-
-    def files(self) -> dict[str, str]:
-        """Every file graded, ``<name>.py`` to source, sorted by name."""
-        named = {f"{m}.py": s for m, s in self.modules.items()}
-        named.update((f"{h}.py", s) for h, s in self.helpers.items())
-        return dict(sorted(named.items()))
-
-    def digest(self) -> str:
-        """SHA-256 (hex) over the sorted names and sources of every file graded: the same
-        files give the same digest, however they were submitted (folder, zip, notebook)."""
-        digest = hashlib.sha256()
-        for name, source in self.files().items():
-            data = source.encode("utf-8")
-            digest.update(f"{name}\0{len(data)}\0".encode())
-            digest.update(data)
-        return digest.hexdigest()
-
-    def missing(self, modules: Sequence[str]) -> dict[str, str]:
-        """Course modules neither found nor broken, with why (and the near miss, if any)."""
-        return {m: f"{m}.py is missing from the submission"
-                   + (f"; {self.hints[m]}" if m in self.hints else "")
-                for m in modules if m not in self.modules and m not in self.problems}
-
-    def write(self, folder: Path) -> None:
-        """Write every file graded into ``folder`` as ``<name>.py``."""
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, source in self.files().items():
-            (folder / name).write_text(source, encoding="utf-8")
-
-    def zip_bytes(self) -> bytes:
-        """The upload zip of exactly the files graded, flat, with fixed timestamps."""
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, source in self.files().items():
-                archive.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), source)
-        return buffer.getvalue()
 
 
 def student_id(path: Path) -> str:

@@ -3,27 +3,25 @@
 The grader knows nothing about any particular course. A course is found in the current folder
 (or ``--course DIR``) and lays out, for each module ``m`` listed in ``course.toml``:
 ``exercises/m.py`` (the stub), ``solutions/m.py`` (the reference), ``checks/check_m.py``
-(public checks) and ``autograde_tests/test_m.py`` (hidden tests).
+(public checks) and ``autograde_tests/test_m.py`` (hidden tests). How those files are read and
+imported is :mod:`grader.course.loading`; this module reads ``course.toml``.
 
 Shared by a course's checks and tests:
 
 - ``checks/misconceptions.toml`` (or the file ``[course] misconceptions`` names): the course's
   own misconceptions, one table per key with ``title``, ``hint`` and an optional ``symptom``.
-  `Course.collect` registers them in `grader.authoring.misconceptions.CATALOGUE` (replacing an entry
-  of the same key) before it imports any check or test; no file means none.
-- Modules in ``checks/`` besides the checks (``checks/course_helpers.py``): while
-  `Course.collect` imports check and test files, ``checks/`` is first on ``sys.path``, so
-  either kind imports them by bare name (``from course_helpers import FLOOR``). They ship to
-  students with the checks, so nothing in them may come from the reference solutions. Each
-  `Course.collect` imports them afresh and leaves ``sys.modules`` as it found it, so another
-  course's helpers of the same name never stand in for them.
+  `Course.catalogue` adds them to the built-in ones (an entry of the same key replaces the
+  built-in one), and `Course.collect` gives that catalogue to every test; no file means none.
+- Modules in ``checks/`` besides the checks (``checks/course_helpers.py``): check and test
+  files import them by bare name (``from course_helpers import FLOOR``). They ship to
+  students with the checks, so nothing in them may come from the reference solutions.
 
 Declared calls (``[calls]`` of ``course.toml``): what each graded function may call among the
 student's functions, and so what its hidden tests may swap for the reference
-(`grader.authoring.testing.Context.isolated`)::
+(`grader.authoring.context.Context.isolated`)::
 
     [calls]
-    "layer.backward" = ["activations.sigmoid_prime", "forward"]  # bare: the same module
+    "layer.backward" = ["activations.relu_prime", "forward"]  # bare: the same module
 
 Only declared calls are ever swapped; everything else a function calls runs as the student's
 own code. Declare what the contract lets a function build on, never a function whose reference
@@ -32,84 +30,44 @@ computes the declaring function's own quantity (``layer.backward`` does not decl
 its own answer; ``tests/test_delegation.py`` grades, for every contract function, submissions
 that do nothing but delegate to its siblings and proves they earn nothing. A function without
 an entry may call anything but is tested with nothing swapped.
+
+The course's own commands and dependencies::
+
+    [course]
+    dependencies = ["scipy>=1.10"]   # what students install besides the grader's own
+
+    [commands]
+    plot = "commands/plot.py:plot"   # `grader plot` runs the click command `plot` of that file
+
+A command's file is relative to the course folder; the grader's command line offers the
+command only inside this course (or with ``--course`` naming it), and ``grader release`` ships
+the folder it sits in. ``dependencies`` go into the release's ``pyproject.toml``.
 """
 
 from __future__ import annotations
 
-import ast
-import contextlib
-import importlib.util
 import os
 import re
-import sys
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from grader.authoring import misconceptions as _misconceptions
-from grader.authoring.misconceptions import Misconception
-from grader.authoring.testing import Marker, TestFunction
+from grader.authoring.misconceptions import Catalogue, Misconception
+from grader.course import loading
+from grader.course.loading import CourseError, TestSpec, load_modules
 from grader.sandbox.limits import Limits
+
+__all__ = ["MISCONCEPTIONS", "SECRET_ENV", "Course", "CourseError", "TestSpec", "find_course",
+           "load_course", "load_modules"]
 
 SECRET_ENV = "GRADER_SECRET"
 MISCONCEPTIONS = "checks/misconceptions.toml"
 """Default path, relative to the course folder, of the course's misconceptions."""
-_MISCONCEPTION_FIELDS = {"title": True, "hint": True, "symptom": False}  # field: required
-
-
-class CourseError(Exception):
-    """The course folder is missing or malformed (a usage error: exit code 2)."""
-
-
-@dataclass(frozen=True)
-class TestSpec:
-    """One collected check or hidden test.
-
-    Attributes
-    ----------
-    func : callable
-        The test function, called with a :class:`grader.authoring.testing.Context`.
-    module : str
-        Course module (``"neuron"``).
-    name : str
-        What the student sees: the docstring's first line (or the function name).
-    test_id : str
-        Stable id ``module::function_name``; also seeds the test's rng.
-    marker : Marker
-        Function graded, points, visibility, timeout.
-    show_expected : bool
-        Whether failure messages may print expected values (False for a hidden test of a
-        course with ``[grading] show_expected = false``).
-    declared_calls : tuple of str
-        What the graded function may call and have swapped for the reference
-        (``"activations.sigmoid"``): its ``[calls]`` entry, qualified.
-    course_calls : tuple of (str, tuple of str)
-        The course's whole ``[calls]`` table as pairs: what
-        `grader.authoring.testing.Context.isolated` may swap for each function a test calls (a test
-        of ``backward`` calls ``forward`` too).
-    """
-
-    func: TestFunction
-    module: str
-    name: str
-    test_id: str
-    marker: Marker
-    show_expected: bool = True
-    declared_calls: tuple[str, ...] = ()
-    course_calls: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
-    @property
-    def function(self) -> str:
-        """The contract function the test grades."""
-        return self.marker.function
-
-    @property
-    def points(self) -> float:
-        """Points awarded when the test passes."""
-        return self.marker.points
+_COMMAND_NAME = r"[a-z][a-z0-9-]*"
+_COMMAND_TARGET = r"[^:]+\.py:[A-Za-z_]\w*"
 
 
 @dataclass(frozen=True)
@@ -130,6 +88,12 @@ class Course:
     calls: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """``[calls]``: ``"module.function"`` to the qualified functions it may call (see the
     module docstring)."""
+    commands: Mapping[str, str] = field(default_factory=dict)
+    """``[commands]``: the course's own command names to ``"file.py:object"`` (the file
+    relative to the course folder; see the module docstring)."""
+    dependencies: tuple[str, ...] = ()
+    """``[course] dependencies``: requirements students install besides the grader's own
+    (``"scipy>=1.10"``)."""
 
     @property
     def allow_imports(self) -> tuple[str, ...]:
@@ -185,13 +149,7 @@ class Course:
     def stub_functions(self, module: str) -> list[str]:
         """The stub's functions that raise ``NotImplementedError`` (provided code is not
         graded), in file order."""
-        path = self.exercises / f"{module}.py"
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError) as exc:
-            raise CourseError(f"cannot read the stub {path}: {exc}") from exc
-        return [node.name for node in tree.body
-                if isinstance(node, ast.FunctionDef) and _is_stub(node)]
+        return loading.stub_functions(self.exercises / f"{module}.py")
 
     @property
     def misconceptions(self) -> Path:
@@ -207,135 +165,33 @@ class Course:
             If the file is not valid TOML, or an entry is not a table of non-empty strings
             ``title``, ``hint`` and optionally ``symptom`` (and nothing else).
         """
-        path = self.misconceptions
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return []
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise CourseError(f"cannot read the misconceptions {path}: {exc}") from exc
-        return [_misconception(path, key, entry) for key, entry in data.items()]
+        return loading.read_misconceptions(self.misconceptions)
+
+    def catalogue(self) -> Catalogue:
+        """The misconceptions the course's tests name: the built-in ones, and the course's own
+        from its misconceptions file (an entry of a built-in key replaces it).
+
+        Raises
+        ------
+        CourseError
+            If the misconceptions file is malformed (see `load_misconceptions`).
+        """
+        return Catalogue.builtin().extended(self.load_misconceptions(), replace=True)
 
     def collect(self, modules: list[str] | None = None, *, hidden: bool) -> list[TestSpec]:
-        """Register the course's misconceptions, then import the check files (or hidden test
-        files) and return their tests in order."""
-        for entry in self.load_misconceptions():
-            _misconceptions.register(entry, replace=True)
+        """Import the check files (or hidden test files) and return their tests in order, each
+        with the course's catalogue of misconceptions."""
+        catalogue = self.catalogue()
         folder, prefix = (self.hidden_tests, "test_") if hidden else (self.checks, "check_")
-        specs: list[TestSpec] = []
-        with _importable(self.checks):
-            for module in modules or list(self.modules):
-                path = folder / f"{prefix}{module}.py"
-                if not path.is_file():
-                    if hidden:
-                        raise CourseError(f"missing hidden tests {path}")
-                    continue
-                kind = "tests" if hidden else "checks"
-                loaded = _import_file(path, f"_grader_{kind}_{module}")
-                for attr, value in vars(loaded).items():
-                    marker = getattr(value, "__grader_marker__", None)
-                    if isinstance(marker, Marker) and marker.public != hidden:
-                        doc = (value.__doc__ or "").strip().splitlines()
-                        specs.append(TestSpec(value, module, doc[0] if doc else attr,
-                                              f"{module}::{attr}", marker,
-                                              show_expected=self.show_expected or not hidden,
-                                              declared_calls=self.declared_calls(
-                                                  module, marker.function),
-                                              course_calls=tuple(self.calls.items())))
-        return specs
+        return loading.collect(folder, prefix, modules or list(self.modules), hidden=hidden,
+                               helpers=self.checks, show_expected=self.show_expected,
+                               calls=self.calls, catalogue=catalogue)
 
     def reference(self) -> dict[str, ModuleType]:
         """Import the reference solutions (in this trusted process only)."""
         if not self.solutions.is_dir():
             raise CourseError(f"no reference solutions at {self.solutions}")
         return load_modules(self.solutions, self.modules, prefix="_grader_reference_")
-
-
-def _misconception(path: Path, key: str, entry: object) -> Misconception:
-    """One entry of a misconceptions file, checked."""
-    where = f"{path}: [{key}]"
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-        raise CourseError(f"{where}: a key is a stable identifier (letters, digits, _)")
-    if not isinstance(entry, dict):
-        raise CourseError(f"{where} must be a table with title, hint and optional symptom, "
-                          f"not a {type(entry).__name__}")
-    unknown = sorted(set(entry) - set(_MISCONCEPTION_FIELDS))
-    if unknown:
-        raise CourseError(f"{where} has unknown fields {unknown} (allowed: title, hint, "
-                          "symptom)")
-    for name, required in _MISCONCEPTION_FIELDS.items():
-        value = entry.get(name)
-        if (value is None and required) or (value is not None and not (
-                isinstance(value, str) and value.strip())):
-            raise CourseError(f"{where}: {name} must be a non-empty string")
-    return Misconception(key, entry["title"], entry["hint"], entry.get("symptom", ""))
-
-
-@contextlib.contextmanager
-def _importable(folder: Path) -> Iterator[None]:
-    """Within the block, the modules of ``folder`` import by bare name (and load from there,
-    not from an earlier import); afterwards ``sys.modules`` holds what it held before."""
-    names = {p.stem for p in folder.glob("*.py")} | {
-        p.parent.name for p in folder.glob("*/__init__.py")}
-    saved = {name: sys.modules.pop(name, None) for name in names}
-    entry = str(folder)
-    sys.path.insert(0, entry)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(entry)
-        for name, previous in saved.items():
-            if previous is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = previous
-
-
-def _is_stub(node: ast.FunctionDef) -> bool:
-    body = list(node.body)
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:]
-    return (len(body) == 1 and isinstance(body[0], ast.Raise) and body[0].exc is not None
-            and "NotImplementedError" in ast.unparse(body[0].exc))
-
-
-def _import_file(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise CourseError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        del sys.modules[name]
-        raise CourseError(f"{path} failed to import: {type(exc).__name__}: {exc}") from exc
-    return module
-
-
-def load_modules(folder: Path, names: tuple[str, ...], *, prefix: str) -> dict[str, ModuleType]:
-    """Import a folder of course modules that import each other by bare name.
-
-    While loading, each module is registered under its bare name so that
-    ``from activations import sigmoid`` finds the sibling; afterwards the bare names are removed
-    from ``sys.modules`` so they cannot shadow another folder's modules.
-    """
-    loaded: dict[str, ModuleType] = {}
-    saved = {n: sys.modules.get(n) for n in names}
-    try:
-        for name in names:
-            path = folder / f"{name}.py"
-            module = _import_file(path, prefix + name)
-            sys.modules[name] = module
-            loaded[name] = module
-    finally:
-        for name, previous in saved.items():
-            if previous is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = previous
-    return loaded
 
 
 def find_course(start: Path | None = None) -> Path:
@@ -408,7 +264,38 @@ def load_course(root: Path | None = None, *, secret: str | None = None) -> Cours
         # false: hidden tests' feedback says where and how much, not the expected values
         show_expected=show_expected,
         calls=_declared_calls(config.get("calls", {}), modules, config_path),
+        commands=_commands(config.get("commands", {}), config_path),
+        dependencies=_dependencies(course.get("dependencies", []), config_path),
     )
+
+
+def _commands(table: object, path: Path) -> dict[str, str]:
+    """The ``[commands]`` table, checked: command names to ``"file.py:object"``, each file a
+    relative path inside the course folder. Whether the file exists is checked when the
+    command is used, so that a broken command never stops the others."""
+    if not isinstance(table, dict):
+        raise CourseError(f"{path}: [commands] must be a table")
+    for name, target in table.items():
+        where = f"{path}: [commands] {name!r}"
+        if not re.fullmatch(_COMMAND_NAME, name):
+            raise CourseError(f"{where}: a command name is lower-case letters, numbers and -")
+        if not isinstance(target, str) or not re.fullmatch(_COMMAND_TARGET, target):
+            raise CourseError(f'{where} must be "file.py:object", e.g. "commands/{name}.py:'
+                              f'{name.replace("-", "_")}"')
+        file = Path(target.rpartition(":")[0])
+        if file.is_absolute() or ".." in file.parts:
+            raise CourseError(f"{where}: the file must be inside the course folder (a "
+                              "relative path without ..)")
+    return {str(k): str(v) for k, v in table.items()}
+
+
+def _dependencies(value: object, path: Path) -> tuple[str, ...]:
+    """``[course] dependencies``, checked: a list of requirement strings."""
+    if not isinstance(value, list) or not all(
+            isinstance(d, str) and re.fullmatch(r"[A-Za-z0-9][^\n\r\"]*", d) for d in value):
+        raise CourseError(f"{path}: [course] dependencies must be a list of requirements, "
+                          'e.g. ["scipy>=1.10"]')
+    return tuple(value)
 
 
 def _declared_calls(table: object, modules: tuple[str, ...],

@@ -1,13 +1,18 @@
-"""The student bundle: stubs, public checks and the grader, without solutions or hidden tests."""
+"""The student bundle: stubs, public checks, the course's own commands and the grader, without
+solutions or hidden tests. Nothing in it is particular to one course but what the course
+folder holds: its ``pyproject.toml`` is written from the grader's own requirements and the
+course's ``[course] dependencies``."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
 import shutil
 import tomllib
 from pathlib import Path
 
-from grader.api import listing
 from grader.course.config import Course
+from grader.course.points import listing
 
 #: what a release may never contain (folders of the course root)
 SECRET_PARTS = ("solutions", "autograde_tests")
@@ -18,11 +23,13 @@ def release(course: Course, out: Path) -> list[Path]:
 
     The bundle holds ``course.toml`` (without the secret, with a ``[points]`` table so
     ``grader list`` still shows the points, and the ``[calls]`` the graded run isolates),
-    ``exercises/``, ``checks/``, the ``grader`` package and its ``pyproject.toml``, and a short
-    README. Nothing of ``solutions/`` or ``autograde_tests/`` is copied, and nothing copied
-    answers an exercise: the grader's own numerics are not the exercise's formulas
-    (`grader.authoring.gradcheck`), which ``tests/test_bundle_answers.py`` proves by grading a
-    submission built from the bundle's code.
+    ``exercises/``, ``checks/``, the folder of the course's own commands (``[commands]``), the
+    ``grader`` package, a ``pyproject.toml`` that installs it with the grader's requirements
+    and the course's ``[course] dependencies``, and a short README. Nothing of ``solutions/``
+    or ``autograde_tests/`` is copied, and nothing copied answers an exercise: the grader's
+    own numerics are not the exercise's formulas (`grader.authoring.gradcheck`), which
+    ``tests/test_bundle_answers.py`` proves by grading a submission built from the bundle's
+    code.
 
     Returns
     -------
@@ -37,9 +44,13 @@ def release(course: Course, out: Path) -> list[Path]:
     shutil.copytree(course.exercises, out / "exercises", ignore=ignore)
     shutil.copytree(course.checks, out / "checks", ignore=ignore)
     shutil.copytree(package, out / "grader", ignore=ignore)
-    pyproject = package.parent / "pyproject.toml"
-    if pyproject.is_file():
-        shutil.copy2(pyproject, out / "pyproject.toml")
+    for part in _command_parts(course):
+        source = course.root / part
+        if source.is_dir():
+            shutil.copytree(source, out / part, ignore=ignore)
+        elif source.is_file():
+            shutil.copy2(source, out / part)
+    (out / "pyproject.toml").write_text(_pyproject(course, out / "grader"), encoding="utf-8")
     (out / "course.toml").write_text(_student_config(course), encoding="utf-8")
     (out / "README.md").write_text(_readme(course), encoding="utf-8")
     written = sorted(p for p in out.rglob("*") if p.is_file())
@@ -47,6 +58,54 @@ def release(course: Course, out: Path) -> list[Path]:
     if leaked:
         raise RuntimeError(f"release would leak instructor files: {leaked}")
     return written
+
+
+def _command_parts(course: Course) -> list[str]:
+    """What ships of the course's own commands: the top folder (or file) of each command's
+    file, as a path relative to the course folder."""
+    parts = (Path(target.rpartition(":")[0]).parts for target in course.commands.values())
+    return sorted({p[0] for p in parts if p and p[0] not in SECRET_PARTS})
+
+
+def _framework(package: Path) -> tuple[str, str, list[str]]:
+    """The grader's own version, Python requirement and runtime requirements: from the
+    ``pyproject.toml`` beside the package (a source checkout), else from the installed
+    distribution that provides it."""
+    pyproject = package.parent / "pyproject.toml"
+    if pyproject.is_file():
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        if "dependencies" in project:
+            return (str(project.get("version", "0")), str(project.get("requires-python", "")),
+                    [str(d) for d in project["dependencies"]])
+    for name in importlib.metadata.packages_distributions().get(package.name, []):
+        meta = importlib.metadata.metadata(name)
+        requires = importlib.metadata.requires(name) or []
+        return (meta["Version"] or "0", meta["Requires-Python"] or "",
+                [r for r in requires if "extra ==" not in r])
+    raise RuntimeError(f"cannot tell what the grader at {package} requires: no pyproject.toml "
+                       "beside it and no installed distribution provides it")
+
+
+def _pyproject(course: Course, package: Path) -> str:
+    """The bundle's ``pyproject.toml``: the copied grader package, its console script, and the
+    grader's requirements followed by the course's own."""
+    version, python, framework = _framework(Path(__file__).resolve().parents[1])
+    requirements = list(dict.fromkeys([*framework, *course.dependencies]))
+    data = sorted(str(p.relative_to(package)) for p in package.rglob("*")
+                  if p.is_file() and p.suffix != ".py")
+    name = re.sub(r"[^a-z0-9]+", "-", course.assignment.lower()).strip("-") or "course"
+    lines = ["[build-system]", 'requires = ["setuptools>=68"]',
+             'build-backend = "setuptools.build_meta"', "", "[project]",
+             f"name = {_toml(name + '-exercises')}", f"version = {_toml(version)}",
+             f"description = {_toml(course.name)}"]
+    if python:
+        lines.append(f"requires-python = {_toml(python)}")
+    lines += ["dependencies = [", *(f"    {_toml(r)}," for r in requirements), "]", "",
+              "[project.scripts]", 'grader = "grader.cli:main"', "",
+              "[tool.setuptools.packages.find]", 'include = ["grader", "grader.*"]', "",
+              "[tool.setuptools.package-data]",
+              "grader = [" + ", ".join(_toml(d) for d in data) + "]"]
+    return "\n".join(lines) + "\n"
 
 
 def _student_config(course: Course) -> str:
@@ -57,6 +116,9 @@ def _student_config(course: Course) -> str:
     for key in ("name", "assignment"):
         lines.append(f"{key} = {_toml(section.get(key, ''))}")
     lines.append("modules = [" + ", ".join(_toml(m) for m in course.modules) + "]")
+    if course.dependencies:
+        lines.append("dependencies = [" + ", ".join(_toml(d) for d in course.dependencies)
+                     + "]")
     if "misconceptions" in section:  # the file ships with the checks; keep its path
         lines.append(f"misconceptions = {_toml(course.misconceptions_file)}")
     lines += ["", "[grading]"]
@@ -71,6 +133,9 @@ def _student_config(course: Course) -> str:
         lines += ["", "[calls]"]
         for function, calls in course.calls.items():
             lines.append(f"{_toml(function)} = [" + ", ".join(_toml(c) for c in calls) + "]")
+    if course.commands:  # the course's own commands ship with it
+        lines += ["", "[commands]"]
+        lines += [f"{name} = {_toml(target)}" for name, target in course.commands.items()]
     lines += ["", "[points]"]
     for module, functions in listing(course).items():
         for function, points in functions.items():
@@ -87,6 +152,9 @@ def _toml(value: object) -> str:
 
 
 def _readme(course: Course) -> str:
+    first = course.modules[0]
+    commands = "".join(f"    grader {name} --help\n" for name in course.commands)
+    own = f"\nThe course's own commands:\n\n{commands}" if commands else ""
     return f"""# {course.name}
 
 Fill in the functions in `exercises/` (each raises `NotImplementedError` until you do), then
@@ -94,10 +162,10 @@ check your work:
 
     pip install -e .
     grader check            # every module
-    grader check neuron     # one module
+    grader check {first:<10} # one module
     grader list             # modules, functions and points
-
-In a notebook: `from grader import check; check("neuron")`.
+{own}
+In a notebook: `from grader import check; check("{first}")`.
 
 These are the public checks. The graded run also compares every function with a reference
 solution on new random inputs, different for every student.

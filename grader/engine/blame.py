@@ -11,7 +11,7 @@ and is not diagnosed. A check depends on the student functions it called (record
 context, `grader.engine.runner.Outcome.calls`) and on what the function under test may call inside
 the student's code, where the check cannot see: its declared calls (``[calls]`` of
 ``course.toml``, `grader.course.config.TestSpec.declared_calls`) and what the check's marker says it
-``uses`` (`grader.authoring.testing.public`). Blame follows a chain to its root ("this uses your
+``uses`` (`grader.authoring.markers.public`). Blame follows a chain to its root ("this uses your
 forward, which uses your sigmoid in activations.py, which fails its check: fix sigmoid first"). A
 function fails *its own* check when one of its failing checks depends on no failing function.
 """

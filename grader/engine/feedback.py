@@ -5,10 +5,14 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
+from grader.engine.result_types import Status
 from grader.engine.runner import ERROR, FAILED, PASSED, TIMEOUT, Outcome
 
 INDENT = "      "
+#: how a function's checks went: a test's status, or one of these two
+SummaryStatus = Status | Literal["not implemented", "no checks"]
 
 
 def explain(outcome: Outcome) -> str:
@@ -29,7 +33,7 @@ class FunctionSummary:
     outcomes: tuple[Outcome, ...]
 
     @property
-    def status(self) -> str:
+    def status(self) -> SummaryStatus:
         """``passed``, ``not implemented``, ``failed``, ``error``, ``timeout`` or ``no checks``."""
         if not self.outcomes:
             return "no checks"

@@ -1,4 +1,5 @@
-"""Grading one submission: run every hidden test of the course in one sandbox."""
+"""Grading one submission: the sandbox a course opens on a folder, and every hidden test of the
+course run in it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,40 @@ from types import ModuleType
 from grader.course.config import Course, TestSpec
 from grader.engine.runner import Outcome, run_tests
 from grader.sandbox.box import Sandbox
+from grader.sandbox.limits import Limits
+
+
+def open_sandbox(course: Course, folder: Path, unavailable: Mapping[str, str] | None = None,
+                 *, limits: Limits | None = None, copy: bool = True) -> Sandbox:
+    """The sandbox on a folder of the student's modules, set up from the course: the one way
+    every command (``grader grade``, ``grader check``, the course's own commands) builds it.
+
+    The sandbox knows the course's modules and contract functions (a missing or broken module
+    costs only its own points) and runs its public helper modules (``[grading]
+    sandbox_helpers``). It starts when entered (``with open_sandbox(...) as sandbox:``).
+
+    Parameters
+    ----------
+    course : Course
+        Gives the modules, functions, helpers and limits.
+    folder : Path
+        Folder holding the submission's ``<module>.py`` files.
+    unavailable : mapping of str to str, optional
+        Modules that could not be read from the submission, with the reason given to students.
+    limits : Limits, optional
+        Instead of the course's limits (a long training run lifts the submission's budget).
+    copy : bool, default True
+        False: ``folder`` is a private temporary copy its maker gives up, which the sandbox
+        adopts instead of copying (``Sandbox(copy=False)``).
+
+    Returns
+    -------
+    Sandbox
+        Not started yet.
+    """
+    functions = {m: course.functions(m) for m in course.modules}
+    return Sandbox(folder, limits if limits is not None else course.limits, unavailable,
+                   course=functions, helpers=course.helper_sources(), copy=copy)
 
 
 def warm_up(specs: Sequence[TestSpec], reference: Mapping[str, ModuleType]) -> None:
@@ -39,6 +74,7 @@ def grade_folder(
     unavailable: Mapping[str, str] | None = None,
     digest: str = "",
     attempts: list[str] | None = None,
+    copy: bool = True,
 ) -> list[Outcome]:
     """Run the hidden tests on a folder of student modules.
 
@@ -61,6 +97,9 @@ def grade_folder(
         files get fresh ones (`grader.engine.runner.seed_for`).
     attempts : list of str, optional
         Filled with the blocked or suspicious actions the sandbox saw (``Sandbox.attempts``).
+    copy : bool, default True
+        False: ``folder`` is a private temporary copy, adopted by the sandbox rather than
+        copied again (`open_sandbox`).
 
     Returns
     -------
@@ -69,9 +108,7 @@ def grade_folder(
     """
     specs = list(specs) if specs is not None else course.collect(hidden=True)
     reference = reference if reference is not None else course.reference()
-    functions = {m: course.functions(m) for m in course.modules}
-    with Sandbox(folder, course.limits, unavailable, course=functions,
-                 helpers=course.helper_sources()) as sandbox:
+    with open_sandbox(course, folder, unavailable, copy=copy) as sandbox:
         outcomes = run_tests(specs, sandbox, student=student,
                              secret=secret if secret is not None else course.secret,
                              reference=reference, progress=progress, digest=digest)

@@ -1,4 +1,7 @@
-"""Result files: build a submission's result, validate it against the schema, write atomically."""
+"""Result files: build a submission's result, validate it against the schema, write atomically.
+
+A result's shape is `grader.engine.result_types.Result` (re-exported here with its parts).
+"""
 
 from __future__ import annotations
 
@@ -8,27 +11,42 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, cast
 
 import jsonschema
 
 from grader import __version__
 from grader.course.config import Course, TestSpec
-from grader.engine.runner import ERROR, Outcome
+from grader.engine.feedback import explain
+from grader.engine.result_types import (
+    Result,
+    ResultDiagnosis,
+    ResultModule,
+    ResultTest,
+    Status,
+    Visibility,
+)
+from grader.engine.runner import Outcome
 from grader.util import inert
 from grader.util.files import atomic_write
 
-SCHEMA_VERSION = 1
+__all__ = [
+    "MAX_ATTEMPTS", "MAX_ATTEMPT_CHARS", "SCHEMA_FILE", "SCHEMA_VERSION", "Result",
+    "ResultDiagnosis", "ResultModule", "ResultTest", "Status", "build", "failed_result",
+    "gradescope_path", "iter_results", "load", "load_all", "result_path", "schema", "validate",
+    "write", "write_json",
+]
+
+SCHEMA_VERSION: Final = 1
 SCHEMA_FILE = "result.v1.json"
 #: most attempts kept per result, and the longest description kept
 MAX_ATTEMPTS, MAX_ATTEMPT_CHARS = 20, 300
 
-Result = dict[str, Any]
-
 
 @cache
 def schema() -> dict[str, Any]:
-    """The result JSON Schema (``grader/schema/result.v1.json``)."""
+    """The result JSON Schema (``grader/engine/schema/result.v1.json``), read once: treat it
+    as read-only."""
     text = resources.files("grader.engine").joinpath("schema", SCHEMA_FILE).read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
@@ -43,8 +61,9 @@ def _validator() -> jsonschema.protocols.Validator:
     return validator
 
 
-def validate(result: Result) -> None:
-    """Raise ``jsonschema.ValidationError`` unless ``result`` follows the schema."""
+def validate(result: Any) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``result`` follows the schema (any data:
+    a file just read is checked before it is taken for a `Result`)."""
     _validator().validate(result)
 
 
@@ -88,7 +107,7 @@ def build(
         Blocked or suspicious actions the sandbox saw (at most `MAX_ATTEMPTS` kept).
     """
     tests = [_test(o) for o in outcomes]
-    modules: dict[str, dict[str, float]] = {}
+    modules: dict[str, ResultModule] = {}
     for module in course.modules:
         mine = [t for t in tests if t["module"] == module]
         modules[module] = {"score": _round(sum(t["score"] for t in mine)),
@@ -123,16 +142,16 @@ def failed_result(course: Course, student: str, specs: Sequence[TestSpec], error
                   *, source: str | None = None, files_digest: str | None = None) -> Result:
     """A valid result for a submission that could not be graded at all: every test 0
     (with ``files_digest``, charged to those files: a rerun keeps it while they last)."""
-    outcomes = [Outcome(spec, ERROR, error, None, 0.0) for spec in specs]
+    outcomes = [Outcome(spec, Status.ERROR, error, None, 0.0) for spec in specs]
     return build(course, student, outcomes, errors=[error], source=source,
                  files_digest=files_digest)
 
 
-def _test(outcome: Outcome) -> dict[str, Any]:
-    from grader.engine.feedback import explain
-
+def _test(outcome: Outcome) -> ResultTest:
     spec = outcome.spec
     d = outcome.diagnosis
+    diagnosis: ResultDiagnosis | None = None if d is None else {
+        "key": d.key, "title": inert.text(d.title), "message": inert.text(d.message)}
     return {
         "id": spec.test_id,
         "name": spec.name,
@@ -141,10 +160,10 @@ def _test(outcome: Outcome) -> dict[str, Any]:
         "score": _round(outcome.score),
         "max_score": _round(spec.points),
         "status": outcome.status,
-        "visibility": spec.marker.visibility,
+        # checked when the test was declared (`grader.authoring.markers.graded`)
+        "visibility": cast(Visibility, spec.marker.visibility),
         "feedback": inert.text(explain(outcome)),
-        "diagnosis": None if d is None else {"key": d.key, "title": inert.text(d.title),
-                                             "message": inert.text(d.message)},
+        "diagnosis": diagnosis,
         "seconds": round(outcome.seconds, 4),
     }
 
@@ -162,7 +181,7 @@ def write(result: Result, path: Path) -> None:
     write_json(result, path)
 
 
-def write_json(data: Any, path: Path) -> None:
+def write_json(data: object, path: Path) -> None:
     """Write JSON atomically (temporary file, fsync, rename).
 
     Text that cannot be encoded (a lone surrogate from a student's exception message) is
@@ -177,7 +196,7 @@ def write_json(data: Any, path: Path) -> None:
     atomic_write(path, payload)
 
 
-def _valid_text(data: Any) -> Any:
+def _valid_text(data: object) -> object:
     """``data`` with every string (keys too) made encodable (`grader.util.inert.text`)."""
     if isinstance(data, str):
         return inert.text(data)
@@ -200,13 +219,22 @@ def gradescope_path(out: Path, student: str) -> Path:
 
 
 def load(path: Path) -> Result | None:
-    """A result file's content if it exists and is valid, else None."""
+    """A result file's content if it exists and is valid, else None.
+
+    Read back, a result holds the same types as when it was built: each test's status is a
+    `Status` again.
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data: object = json.loads(path.read_text(encoding="utf-8"))
         validate(data)
     except (OSError, ValueError, jsonschema.ValidationError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    result = cast(Result, data)  # valid against the schema, which `Result` follows
+    for test in result["tests"]:
+        test["status"] = Status(test["status"])
+    return result
 
 
 def iter_results(out: Path) -> Iterator[Result]:

@@ -1,6 +1,6 @@
 """Run collected checks or hidden tests against one submission's sandbox.
 
-Each test gets a fresh :class:`grader.authoring.testing.Context` with its own seeded rng, and ends
+Each test gets a fresh :class:`grader.authoring.context.Context` with its own seeded rng, and ends
 in one
 :class:`Outcome`. A test passes only on positive evidence: at least one expectation recorded
 and none failed. Whatever the student's code does (raise, hang, crash, return junk) becomes
@@ -18,9 +18,11 @@ from types import ModuleType
 
 import numpy as np
 
-from grader.authoring.misconceptions import Diagnosis, diagnose_exception
-from grader.authoring.testing import CheckFailed, Context
+from grader.authoring.context import Context
+from grader.authoring.expectations import CheckFailed
+from grader.authoring.misconceptions import Catalogue, Diagnosis
 from grader.course.config import TestSpec
+from grader.engine.result_types import Status
 from grader.sandbox.box import (
     Runner,
     SandboxCrash,
@@ -29,7 +31,8 @@ from grader.sandbox.box import (
     StudentTimeout,
 )
 
-PASSED, FAILED, ERROR, TIMEOUT = "passed", "failed", "error", "timeout"
+#: the statuses by their old names (``PASSED == "passed"``)
+PASSED, FAILED, ERROR, TIMEOUT = Status.PASSED, Status.FAILED, Status.ERROR, Status.TIMEOUT
 NOT_IMPLEMENTED = Diagnosis(
     "not_implemented", "not implemented yet",
     "The function still raises NotImplementedError: replace that line with your code.",
@@ -44,8 +47,9 @@ class Outcome:
     ----------
     spec : TestSpec
         The test.
-    status : {"passed", "failed", "error", "timeout"}
-        ``error``: the student's code raised or crashed; ``timeout``: it ran out of time.
+    status : Status
+        ``passed``, ``failed``, ``error`` (the student's code raised or crashed) or
+        ``timeout`` (it ran out of time).
     feedback : str
         What went wrong, explained (empty when passed).
     diagnosis : Diagnosis or None
@@ -58,7 +62,7 @@ class Outcome:
     """
 
     spec: TestSpec
-    status: str
+    status: Status
     feedback: str
     diagnosis: Diagnosis | None
     seconds: float
@@ -100,10 +104,11 @@ def run_test(
     """Run one test and turn whatever happens into an :class:`Outcome`."""
     ctx = Context(spec.module, sandbox, np.random.default_rng(seed), reference,
                   spec.marker.timeout, show_expected=spec.show_expected,
-                  declared_calls=dict(spec.course_calls))
+                  declared_calls=dict(spec.course_calls), catalogue=spec.catalogue)
     started = time.perf_counter()
 
-    def outcome(status: str, feedback: str = "", diagnosis: Diagnosis | None = None) -> Outcome:
+    def outcome(status: Status, feedback: str = "",
+                diagnosis: Diagnosis | None = None) -> Outcome:
         if status != PASSED:  # which isolated calls may have run the student's own code
             feedback += ctx.isolation_note()
         return Outcome(spec, status, feedback, diagnosis, time.perf_counter() - started,
@@ -114,7 +119,7 @@ def run_test(
     except CheckFailed as failure:
         return outcome(FAILED, failure.message, failure.diagnosis)
     except StudentError as exc:
-        return _student_error(exc, outcome)
+        return _student_error(exc, outcome, ctx.catalogue)
     except StudentTimeout as exc:
         return outcome(TIMEOUT, f"{exc}. Look for a loop that never ends or work that grows "
                                 "too fast with the input size.")
@@ -132,7 +137,8 @@ def run_test(
     return outcome(PASSED)
 
 
-def _student_error(exc: StudentError, outcome: Callable[..., Outcome]) -> Outcome:
+def _student_error(exc: StudentError, outcome: Callable[..., Outcome],
+                   catalogue: Catalogue) -> Outcome:
     if exc.not_implemented:
         return outcome(FAILED, "not implemented yet (raises NotImplementedError)",
                        NOT_IMPLEMENTED)
@@ -143,7 +149,7 @@ def _student_error(exc: StudentError, outcome: Callable[..., Outcome]) -> Outcom
     text = f"your code raised {exc.type_name}: {exc.message}".rstrip(": ")
     if exc.traceback:
         text += "\n" + exc.traceback.rstrip()
-    return outcome(ERROR, text, diagnose_exception(exc.type_name, exc.message))
+    return outcome(ERROR, text, catalogue.diagnose_exception(exc.type_name, exc.message))
 
 
 def _tail(output: str, lines: int = 8) -> str:

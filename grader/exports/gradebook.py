@@ -6,11 +6,38 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Literal, TypedDict
 
-from grader.engine.results import Result, write_json
+from grader.engine.result_types import Visibility
+from grader.engine.results import Result, Status, write_json
 from grader.util import inert
 from grader.util.files import atomic_write
+
+
+class GradescopeTest(TypedDict):
+    """One test in Gradescope's ``results.json``."""
+
+    name: str
+    number: str
+    score: float
+    max_score: float
+    status: Literal["passed", "failed"]
+    output: str
+    visibility: Visibility
+
+
+class _GradescopeRequired(TypedDict):
+    score: float
+    output: str
+    tests: list[GradescopeTest]
+
+
+class GradescopeResult(_GradescopeRequired, total=False):
+    """Gradescope's ``results.json`` of one submission (the fields used here; ``visibility``
+    may be left out). Optional by ``total=False``: ``NotRequired`` would be lost at run time
+    under ``from __future__ import annotations``."""
+
+    visibility: str
 
 
 def gradebook_csv(results: Iterable[Result], modules: Sequence[str]) -> str:
@@ -24,7 +51,8 @@ def gradebook_csv(results: Iterable[Result], modules: Sequence[str]) -> str:
     rows = sorted(([
         inert.csv_cell(str(result["student"])), _num(result["score"]),
         _num(result["max_score"]),
-        *(_num(result.get("modules", {}).get(m, {}).get("score", 0.0)) for m in modules),
+        *(_num(result["modules"][m]["score"] if m in result.get("modules", {}) else 0.0)
+          for m in modules),
         inert.csv_cell("; ".join(result.get("errors", []))),
     ] for result in results), key=lambda row: row[0])
     buffer = io.StringIO()
@@ -39,7 +67,7 @@ def write_gradebook(results: Iterable[Result], modules: Sequence[str], path: Pat
     atomic_write(path, gradebook_csv(results, modules))
 
 
-def gradescope(result: Result) -> dict[str, Any]:
+def gradescope(result: Result) -> GradescopeResult:
     """A result in Gradescope's ``results.json`` format.
 
     Uses its documented fields: ``score``, ``output`` and ``tests[]`` with ``name``,
@@ -48,7 +76,7 @@ def gradescope(result: Result) -> dict[str, Any]:
     """
     module_numbers: dict[str, int] = {}
     counters: dict[str, int] = {}
-    tests = []
+    tests: list[GradescopeTest] = []
     for test in result["tests"]:
         module = test["module"]
         module_numbers.setdefault(module, len(module_numbers) + 1)
@@ -58,8 +86,8 @@ def gradescope(result: Result) -> dict[str, Any]:
             "number": f"{module_numbers[module]}.{counters[module]}",
             "score": test["score"],
             "max_score": test["max_score"],
-            "status": "passed" if test["status"] == "passed" else "failed",
-            "output": test["feedback"] if test["status"] != "passed" else "",
+            "status": "passed" if test["status"] == Status.PASSED else "failed",
+            "output": test["feedback"] if test["status"] != Status.PASSED else "",
             "visibility": test["visibility"],
         })
     summary = f"Score: {_num(result['score'])} / {_num(result['max_score'])}"
@@ -75,5 +103,5 @@ def write_gradescope(result: Result, path: Path) -> None:
     write_json(gradescope(result), path)
 
 
-def _num(x: Any) -> str:
+def _num(x: float) -> str:
     return f"{float(x):g}"

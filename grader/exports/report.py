@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from grader import __version__
 from grader.course.config import Course
-from grader.engine.results import Result, iter_results
+from grader.engine.results import Result, Status, iter_results
 from grader.exports.gradebook import gradescope
 from grader.exports.report_figures import BINS, histogram_svg, pass_svg
 from grader.util.files import atomic_open
@@ -111,7 +111,7 @@ class ClassStats:
         seen: set[str] = set()
         for test in result["tests"]:
             key = (test["module"], test["function"])
-            passed[key] = passed.get(key, True) and test["status"] == "passed"
+            passed[key] = passed.get(key, True) and test["status"] == Status.PASSED
             points = earned.setdefault(key, [0.0, 0.0])
             points[0] += float(test["score"])
             points[1] += float(test["max_score"])

@@ -22,9 +22,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from grader.api import listing
 from grader.batch.submissions import Submission
 from grader.course.config import Course, CourseError
+from grader.course.points import listing
 from grader.engine.results import Result
 
 SCHEMA_VERSION = 3

@@ -9,6 +9,9 @@ The generated notebooks (``grader nbgrader generate``) call this module:
   tests of the function, prints the explained feedback and returns the points earned, which
   nbgrader records as the cell's partial credit.
 
+What a notebook loads once (the course, its reference solutions, the digest of the student's
+files) is kept by its :class:`NotebookSession`, which lives in the notebook's own namespace.
+
 Tests here run in the student's kernel, as nbgrader always does; the sandboxed ``grader grade``
 is the path to trust for a grade that matters (see the README).
 """
@@ -24,7 +27,6 @@ import json
 import os
 import sys
 import warnings
-from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -36,6 +38,8 @@ from grader.engine.runner import PASSED, run_tests
 from grader.sandbox.inprocess import InProcess
 
 COURSE_ENV = "GRADER_COURSE"
+#: where a notebook's globals keep its `NotebookSession`
+SESSION_NAME = "__grader_session__"
 
 
 class NotebookFinder(importlib.abc.MetaPathFinder):
@@ -81,31 +85,12 @@ def install(folder: str | Path | None = None) -> None:
         sys.meta_path.append(NotebookFinder(place))
 
 
-@cache
-def _course(path: str | None) -> Course:
-    if path:
-        return load_course(Path(path))
-    if os.environ.get(COURSE_ENV):
-        return load_course(Path(os.environ[COURSE_ENV]))
-    return load_course()
-
-
 def _student() -> str:
     """The student id: nbgrader grades in ``autograded/<student>/<assignment>/``."""
     parts = Path.cwd().parts
     if "autograded" in parts[:-2]:
         return parts[parts.index("autograded") + 1]
     return os.environ.get("JUPYTERHUB_USER") or os.environ.get("USER") or "notebook"
-
-
-@cache
-def _digest(folder: str, modules: tuple[str, ...]) -> str:
-    """The digest of the student's code in this notebook's folder, as `grader grade` reads
-    it (the same files seed the same inputs there and here)."""
-    try:
-        return unpack(Submission("notebook", Path(folder)), modules).digest()
-    except (SubmissionError, OSError):
-        return ""
 
 
 def _namespaces(module: str, caller: dict[str, Any]) -> dict[str, ModuleType | dict[str, Any]]:
@@ -120,52 +105,117 @@ def _quiet() -> Any:
         yield
 
 
+class NotebookSession:
+    """What one notebook keeps between its check and grade cells, loaded once: the courses,
+    their reference solutions, and the digest of the student's files.
+
+    A notebook's session lives in its own namespace (`session`), so nothing is kept in this
+    module: two notebooks (or two tests) never share one by accident.
+
+    Attributes
+    ----------
+    courses : dict
+        The course path given to `check` or `grade` (None: found from ``GRADER_COURSE`` or the
+        current folder) to the course loaded.
+    references : dict
+        A course's root to its reference solutions, by module name.
+    digests : dict
+        ``(folder, modules)`` to the digest of the student's code in that folder.
+    """
+
+    def __init__(self) -> None:
+        self.courses: dict[str | None, Course] = {}
+        self.references: dict[Path, dict[str, ModuleType]] = {}
+        self.digests: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    def course(self, path: str | None) -> Course:
+        """The course at ``path``, else at ``GRADER_COURSE``, else around the current
+        folder (loaded on first use)."""
+        if path not in self.courses:
+            if path:
+                loaded = load_course(Path(path))
+            elif os.environ.get(COURSE_ENV):
+                loaded = load_course(Path(os.environ[COURSE_ENV]))
+            else:
+                loaded = load_course()
+            self.courses[path] = loaded
+        return self.courses[path]
+
+    def reference(self, course: Course) -> dict[str, ModuleType]:
+        """The course's reference solutions (imported on first use)."""
+        if course.root not in self.references:
+            self.references[course.root] = course.reference()
+        return self.references[course.root]
+
+    def digest(self, folder: str, modules: tuple[str, ...]) -> str:
+        """The digest of the student's code in this notebook's folder, as `grader grade` reads
+        it (the same files seed the same inputs there and here); empty if it cannot be read."""
+        key = (folder, modules)
+        if key not in self.digests:
+            try:
+                self.digests[key] = unpack(Submission("notebook", Path(folder)), modules).digest()
+            except (SubmissionError, OSError):
+                self.digests[key] = ""
+        return self.digests[key]
+
+    def check(self, module: str, function: str | None, namespace: dict[str, Any], *,
+              course: str | None = None) -> None:
+        """Run the public checks of ``module`` (or of one function) on the functions of
+        ``namespace`` (the notebook's globals) and print the report."""
+        try:
+            loaded = self.course(course)
+        except CourseError as exc:
+            print(f"Public checks unavailable: {exc}. Set {COURSE_ENV} to your course folder.")
+            return
+        specs = [s for s in loaded.collect([module], hidden=False)
+                 if function is None or s.function == function]
+        runner = InProcess(_namespaces(module, namespace), loaded.limits)
+        with _quiet():
+            outcomes = run_tests(specs, runner, student="local", secret=None)
+        functions = [function] if function else loaded.functions(module)
+        for summary in summarise(module, functions, outcomes):
+            print(summary.render())
+
+    def grade(self, module: str, function: str, namespace: dict[str, Any], *,
+              course: str) -> float:
+        """Run the hidden tests of one function on ``namespace``; print the feedback and
+        return the points earned."""
+        loaded = self.course(course)
+        specs = [s for s in loaded.collect([module], hidden=True) if s.function == function]
+        runner = InProcess(_namespaces(module, namespace), loaded.limits)
+        with _quiet():
+            outcomes = run_tests(specs, runner, student=_student(),
+                                 secret=loaded.secret, reference=self.reference(loaded),
+                                 digest=self.digest(str(Path.cwd()), tuple(loaded.modules)))
+        score = 0.0
+        for outcome in outcomes:
+            points = f"{outcome.score:g}/{outcome.spec.points:g}"
+            if outcome.status == PASSED:
+                print(f"passed  {points}  {outcome.spec.name}")
+            else:
+                print(f"{outcome.status.upper():<7} {points}  {outcome.spec.name}")
+                print("    " + explain(outcome).replace("\n", "\n    "))
+            score += outcome.score
+        return round(score, 6)
+
+
+def session(namespace: dict[str, Any]) -> NotebookSession:
+    """The session of the notebook whose globals are ``namespace`` (made on first use and kept
+    there as ``__grader_session__``, a name the isolation of calls leaves alone)."""
+    found = namespace.get(SESSION_NAME)
+    if not isinstance(found, NotebookSession):
+        found = namespace[SESSION_NAME] = NotebookSession()
+    return found
+
+
 def check(module: str, function: str | None = None, *, course: str | None = None) -> None:
     """Run the public checks of ``module`` (or of one of its functions) on this notebook."""
     caller = inspect.stack()[1].frame.f_globals
-    try:
-        loaded = _course(course)
-    except CourseError as exc:
-        print(f"Public checks unavailable: {exc}. Set {COURSE_ENV} to your course folder.")
-        return
-    specs = [s for s in loaded.collect([module], hidden=False)
-             if function is None or s.function == function]
-    runner = InProcess(_namespaces(module, caller), loaded.limits)
-    with _quiet():
-        outcomes = run_tests(specs, runner, student="local", secret=None)
-    functions = [function] if function else loaded.functions(module)
-    for summary in summarise(module, functions, outcomes):
-        print(summary.render())
+    session(caller).check(module, function, caller, course=course)
 
 
 def grade(module: str, function: str, *, course: str) -> float:
     """Run the hidden tests of one function in this kernel; print the feedback and return the
     points earned (nbgrader's partial credit for the test cell)."""
     caller = inspect.stack()[1].frame.f_globals
-    loaded = _course(course)
-    specs = [s for s in loaded.collect([module], hidden=True) if s.function == function]
-    runner = InProcess(_namespaces(module, caller), loaded.limits)
-    with _quiet():
-        outcomes = run_tests(specs, runner, student=_student(),
-                             secret=loaded.secret, reference=_reference(loaded),
-                             digest=_digest(str(Path.cwd()), tuple(loaded.modules)))
-    score = 0.0
-    for outcome in outcomes:
-        points = f"{outcome.score:g}/{outcome.spec.points:g}"
-        if outcome.status == PASSED:
-            print(f"passed  {points}  {outcome.spec.name}")
-        else:
-            print(f"{outcome.status.upper():<7} {points}  {outcome.spec.name}")
-            print("    " + explain(outcome).replace("\n", "\n    "))
-        score += outcome.score
-    return round(score, 6)
-
-
-_REFERENCES: dict[Path, dict[str, ModuleType]] = {}
-
-
-def _reference(course: Course) -> dict[str, ModuleType]:
-    if course.root not in _REFERENCES:
-        _REFERENCES[course.root] = course.reference()
-    return _REFERENCES[course.root]
-
+    return session(caller).grade(module, function, caller, course=course)

@@ -25,6 +25,10 @@ Guarantees, each resting on a limit of :class:`Limits`:
   observation, whatever the student's code replaced in the child. Arguments passed as
   handles stay in the child and cannot be observed (:attr:`CallResult.unobserved`); whether
   a result shares memory with an argument cannot be observed at all, and is not reported.
+
+How the child is started is :mod:`grader.sandbox.launch`'s (a ``Launcher``, this process's
+own unless one is given); what a call returns and raises is :mod:`grader.sandbox.runner`'s
+(re-exported here); the child's callbacks are served by :mod:`grader.sandbox.callbacks`.
 """
 
 from __future__ import annotations
@@ -33,129 +37,32 @@ import contextlib
 import itertools
 import os
 import shutil
-import signal
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from grader.sandbox import budget, evidence, launch, wire
+from grader.sandbox import evidence, launch, wire
+from grader.sandbox.budget import process_budget
+from grader.sandbox.callbacks import serve as serve_callback
+from grader.sandbox.children import Child, Unavailable
 from grader.sandbox.isolation import Isolation, detect
 from grader.sandbox.limits import Limits
+from grader.sandbox.mounts import adopt_modules, copy_modules
+from grader.sandbox.runner import (
+    CallResult,
+    Runner,
+    SandboxCrash,
+    SandboxUnavailable,
+    StudentError,
+    StudentTimeout,
+    describe_exit,
+)
+from grader.sandbox.zygote import Zygote
 
-CHILD_SCRIPT = Path(__file__).with_name("_child.py")
-
-
-class StudentError(Exception):
-    """The student's code raised an exception (or could not be imported)."""
-
-    def __init__(self, type_name: str, message: str, traceback: str = "",
-                 mutated: list[str] | None = None) -> None:
-        super().__init__(f"{type_name}: {message}" if message else type_name)
-        self.type_name = type_name
-        self.message = message
-        self.traceback = traceback
-        #: argument paths the call changed in place before it raised (see CallResult.mutated)
-        self.mutated = mutated or []
-
-    @property
-    def not_implemented(self) -> bool:
-        """Whether the function is still the stub (raises ``NotImplementedError``)."""
-        return self.type_name == "NotImplementedError"
-
-
-class StudentTimeout(Exception):
-    """A call ran past its deadline, or the submission used up its time budget."""
-
-
-class SandboxCrash(Exception):
-    """The child process ended during a call (exit, signal, or a broken channel)."""
-
-
-class SandboxUnavailable(Exception):
-    """The child could not start at all, before any student code ran: the grader's problem
-    (a broken installation, a memory limit too small), never a student's."""
-
-
-@dataclass
-class CallResult:
-    """What one call returned, rebuilt in the grader's process.
-
-    Attributes
-    ----------
-    value : Any
-        The returned value: fresh numpy arrays, Python numbers, strings, containers.
-    mutated : list of str
-        Argument paths (``args[0]['W1']``) of arrays the call changed in place: the grader
-        saw their bytes change (its own observation), or the child reported the entry
-        replaced (its word against itself: it can add a failure, never remove one).
-    unobserved : list of str
-        Argument paths of handles: values kept in the child, whose changes the grader
-        cannot see (a call with any is no evidence of leaving its arguments unchanged).
-    seconds : float
-        Time spent inside the student's function, as measured in the child.
-    unisolated : list of str
-        The child's word on functions it was asked to swap for the reference but could not
-        reach everywhere the student's code holds them (`grader.sandbox.swapping`): feedback only.
-    """
-
-    value: Any
-    mutated: list[str] = field(default_factory=list)
-    unobserved: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    unisolated: list[str] = field(default_factory=list)
-
-
-class Runner(Protocol):
-    """What the test API calls student code through: :class:`Sandbox`, or
-    :class:`grader.sandbox.inprocess.InProcess` inside a notebook kernel."""
-
-    def call(
-        self,
-        module: str,
-        function: str,
-        args: Sequence[Any] = (),
-        kwargs: Mapping[str, Any] | None = None,
-        *,
-        callbacks: Mapping[str, Callable[..., Any]] | None = None,
-        patch: Sequence[tuple[str, str, str]] = (),
-        errstate: str | None = None,
-        timeout: float | None = None,
-    ) -> CallResult:
-        """Call ``module.function``; see :meth:`Sandbox.call`."""
-        ...
-
-    def output(self) -> str:
-        """What the student's code printed, capped."""
-        ...
-
-
-def _copy_modules(source: Path, target: Path) -> None:
-    """Copy the regular ``*.py`` files of ``source`` (no links, no folders) into ``target``."""
-    target.mkdir(parents=True, exist_ok=True)
-    if not source.is_dir():
-        return
-    for path in source.iterdir():
-        if path.suffix == ".py" and path.is_file() and not path.is_symlink():
-            shutil.copyfile(path, target / path.name)
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "the process stopped answering"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        if name == "SIGXFSZ":
-            return "the process was killed for writing too much output (file size limit)"
-        if name in ("SIGKILL", "SIGSEGV"):
-            return f"the process was killed ({name}); a common cause is running out of memory"
-        return f"the process was killed by {name}"
-    return f"the process exited with code {code}"
+__all__ = ["CallResult", "Runner", "Sandbox", "SandboxCrash", "SandboxUnavailable",
+           "StudentError", "StudentTimeout"]
 
 
 class Sandbox:
@@ -178,14 +85,25 @@ class Sandbox:
     helpers : mapping of str to str, optional
         Public course helper modules (name to source) that tests may pass to student code as
         :class:`grader.sandbox.wire.Helper` functions; the child runs them itself.
+    copy : bool, default True
+        Whether the sandbox copies the modules of ``submission`` (the folder is left as it
+        is). False adopts the folder instead: it must be a private copy its maker gives up
+        (a temporary folder of the grader's own); it is moved into the sandbox's place, left
+        with only its regular ``*.py`` files, and removed with the sandbox.
+    launcher : grader.sandbox.launch.Launcher, optional
+        What starts the children and keeps warm zygotes between sandboxes (default: this
+        process's own, :func:`grader.sandbox.launch.process_launcher`).
     """
 
     def __init__(self, submission: Path, limits: Limits | None = None,
                  unavailable: Mapping[str, str] | None = None,
                  isolation: Isolation | None = None,
                  course: Mapping[str, Sequence[str]] | None = None,
-                 helpers: Mapping[str, str] | None = None) -> None:
+                 helpers: Mapping[str, str] | None = None, *, copy: bool = True,
+                 launcher: launch.Launcher | None = None) -> None:
         self.limits = limits or Limits()
+        self.launcher = launcher or launch.process_launcher()
+        self.budget = process_budget()
         self.isolation = (isolation or detect()).allowing(self.limits.allow_imports)
         self.course = {m: list(fs) for m, fs in (course or {}).items()}
         self.helpers = dict(helpers or {})
@@ -197,8 +115,8 @@ class Sandbox:
         #: blocked or suspicious actions the child reported (for the instructor, no points)
         self.attempts: list[str] = []
         self._present: set[str] = set()
-        self._child: launch.Child | None = None
-        self._zygote: launch.Zygote | None = None
+        self._child: Child | None = None
+        self._zygote: Zygote | None = None
         self._ids = itertools.count(1)
         self._tmp = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         self._outputs = (self._tmp / "stdout.txt", self._tmp / "stderr.txt")
@@ -212,7 +130,10 @@ class Sandbox:
         #: the child's own copy of the submission's modules: whatever it does to them, the
         #: originals are untouched (under bubblewrap the copy is read-only too)
         self.submission = self._place / "submission"
-        _copy_modules(Path(submission), self.submission)
+        if copy:
+            copy_modules(Path(submission), self.submission)
+        else:
+            adopt_modules(Path(submission), self.submission)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def __enter__(self) -> Sandbox:
@@ -226,25 +147,25 @@ class Sandbox:
         self._kill()
         zygote, self._zygote = self._zygote, None
         if zygote is not None:
-            launch.release(zygote)
+            self.launcher.release(zygote)
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     def _start(self) -> None:
         limits = self.limits
         try:
-            if launch.warm_allowed(self.isolation):  # the zygote's folders serve the child
+            if self.launcher.warm_allowed(self.isolation):  # the zygote's folders serve it
                 if self._zygote is None or not self._zygote.healthy:
-                    self._zygote = launch.acquire(self.isolation)
+                    self._zygote = self.launcher.acquire(self.isolation)
                 self._child = self._zygote.spawn(self.submission, self._outputs,
                                                  limits.memory_mb, limits.file_size_mb)
             else:  # a fresh, empty working folder for every cold child
                 workdir = self._place / "work"
                 shutil.rmtree(workdir, ignore_errors=True)
                 workdir.mkdir()
-                self._child = launch.ColdChild(self.isolation, self.submission, workdir,
-                                               self._outputs, limits.memory_mb,
-                                               limits.file_size_mb)
-        except launch.Unavailable as exc:
+                self._child = self.launcher.cold(self.isolation, self.submission, workdir,
+                                                 self._outputs, limits.memory_mb,
+                                                 limits.file_size_mb)
+        except Unavailable as exc:
             raise SandboxUnavailable(f"{exc}; check `grader doctor`") from None
         self._child.reader.limit = limits.message_mb << 20
         start_deadline = time.monotonic() + max(self.limits.call_timeout, 10.0)
@@ -345,7 +266,7 @@ class Sandbox:
         limit = min(wanted, self.budget_left)
         started = time.monotonic()
         try:
-            with budget.calling(started + limit):
+            with self.budget.calling(started + limit):
                 return self._call(module, function, args, kwargs or {}, callbacks or {},
                                   patch, errstate, started + limit, limit, limit >= wanted)
         finally:
@@ -383,7 +304,8 @@ class Sandbox:
                 elif op == "imported":
                     importing = None
                 elif op == "callback":
-                    self._serve_callback(reply, callbacks, deadline)
+                    data = serve_callback(reply, callbacks, deadline, self.limits, self.budget)
+                    wire.write(self._child.write_fd, data, deadline)
                 elif op == "result":
                     launch.note_attempts(self.attempts, reply.get("attempts"))
                     if reply.get("id") == call_id:
@@ -411,7 +333,7 @@ class Sandbox:
             else:
                 code = self._child.exit_code(1.0) if self._child is not None else None
                 self._kill()
-                what = _describe_exit(code) if code is not None \
+                what = describe_exit(code) if code is not None \
                     else f"the channel broke ({exc})"
             if importing is not None:
                 self.broken_modules[importing] = (
@@ -420,42 +342,6 @@ class Sandbox:
         finally:
             if written is not None:
                 written.close()
-
-    def _serve_callback(self, request: dict[str, Any],
-                        callbacks: Mapping[str, Callable[..., Any]], deadline: float) -> None:
-        """Run the grader's function the child asked for, within the call's deadline and the
-        callback budget, and send its reply (at most ``message_mb``) back."""
-        name = str(request.get("name"))[:200]
-        function = callbacks.get(name)
-        limits = self.limits
-        try:
-            if function is None:
-                raise LookupError(f"no function {name!r} was offered to the submission")
-            args = wire.decode(request.get("args", []))
-            kwargs = wire.decode(request.get("kwargs", {}))
-            if not isinstance(args, list) or not isinstance(kwargs, dict):
-                raise TypeError("malformed arguments")
-            # the reply is encoded within the budget too: its size is the request's doing
-            with budget.serving(deadline, limits.callback_mb << 20):
-                value = function(*args, **kwargs)
-                data = wire.dumps({"op": "callback_result", "ok": True,
-                                   "value": wire.encode(value),
-                                   "rng_states": wire.rng_states(args, kwargs)})
-                del value
-            if len(data) - 4 > limits.message_mb << 20:
-                data = _callback_error(f"the reply of {name} would be {len(data) / 2**20:.3g} "
-                                       f"MB, over the limit of {limits.message_mb} MB")
-        except budget.OutOfTime:
-            raise wire.ChannelTimeout("a callback ran into the call's deadline") from None
-        except MemoryError:
-            data = _callback_error(f"{name} needed more memory than the callback budget of "
-                                   f"{limits.callback_mb} MB allows")
-        except Exception as exc:  # the submission passed something the function rejects
-            data = _callback_error(f"{name} raised {type(exc).__name__}: {str(exc)[:1000]}")
-        if time.monotonic() > deadline:  # where the callback could not be interrupted
-            raise wire.ChannelTimeout("a callback ran past the call's deadline")
-        assert self._child is not None
-        wire.write(self._child.write_fd, data, deadline)
 
     def _result(self, reply: dict[str, Any], seen: tuple[list[str], list[str]]) -> CallResult:
         mutated, unobserved = seen
@@ -480,6 +366,3 @@ class Sandbox:
                           [str(line)[:300] for line in unisolated[:10]]
                           if isinstance(unisolated, list) else [])
 
-
-def _callback_error(message: str) -> bytes:
-    return wire.dumps({"op": "callback_result", "ok": False, "error": message})

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from grader.sandbox import wire
+from grader.sandbox.calls import walk
 
 
 class Unusable(Exception):
@@ -92,18 +93,13 @@ def observe(shared: wire.SharedArrays, written: SharedFile | None, args: Sequenc
         return [], []  # the common case: no walk, no path strings
     arrays: list[str] = []
     handles: list[str] = []
-    stack: list[tuple[str, Any]] = [("kwargs", dict(kwargs)), ("args", list(args))]
-    while stack:  # the order in which wire.encode met them
-        path, value = stack.pop()
+    # in the order in which wire.encode met them, with the paths the child reports
+    for path, value in walk(("args", list(args)), ("kwargs", dict(kwargs))):
         if isinstance(value, np.ndarray):
             if value.size:
                 arrays.append(path)
         elif isinstance(value, wire.Handle):
             handles.append(path)
-        elif isinstance(value, list | tuple):
-            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value))))
-        elif isinstance(value, dict):
-            stack.extend((f"{path}[{k!r}]", v) for k, v in reversed(value.items()))
     found = {arrays[i] for i in changed if i < len(arrays)}
     found.update(p for p in reported if isinstance(p, str))  # only the grader's own paths
     return [p for p in arrays if p in found], handles

@@ -32,11 +32,10 @@ Three levels, the best available chosen by :func:`detect`:
 
 from __future__ import annotations
 
-import contextlib
+import enum
 import os
 import resource
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -48,6 +47,7 @@ from pathlib import Path
 
 from grader.sandbox import mounts
 from grader.sandbox.mounts import (
+    CHILD_MODULES,
     SANDBOX_GRADER,
     SANDBOX_IO,
     SANDBOX_SUBMISSION,
@@ -60,14 +60,21 @@ from grader.sandbox.mounts import (
     sysv_bytes,
     tmpfs_sizes,
 )
+from grader.sandbox.pids import MAX_PROCESSES, pids_root
+from grader.sandbox.pids import ProcessCap as ProcessCap
 
 CLONE_NEWUSER, CLONE_NEWCGROUP, CLONE_NEWNET = 0x10000000, 0x02000000, 0x40000000
 
 NOBODY = 65534
-#: most processes (threads included) the child may run at once (uid mode; pid namespace
-#: otherwise)
-MAX_PROCESSES = 64
 ENV_DISABLE = "GRADER_ISOLATION"  # "none" forces the weakest level (for debugging only)
+
+
+class Level(enum.StrEnum):
+    """The isolation mechanisms, from the strongest; each compares equal to its name."""
+
+    BUBBLEWRAP = "bubblewrap"
+    UID = "uid"
+    NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -76,25 +83,29 @@ class Isolation:
 
     Attributes
     ----------
-    level : {"bubblewrap", "uid", "none"}
-        The mechanism in force.
+    level : Level
+        The mechanism in force (a bare name is made a :class:`Level`).
     protections : tuple of str
         What is protected, for ``grader doctor``.
     missing : tuple of str
         What is not, and how to get it.
     """
 
-    level: str
+    level: Level
     protections: tuple[str, ...]
     missing: tuple[str, ...]
     bwrap: str | None = None
     #: packages the course allows besides numpy and the standard library
     allow: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Level("uid") is Level.UID: equal names hash alike in the dicts keyed by isolation
+        object.__setattr__(self, "level", Level(self.level))
+
     @property
     def warning(self) -> str | None:
         """A loud warning when isolation is reduced, else None."""
-        if self.level == "bubblewrap":
+        if self.level == Level.BUBBLEWRAP:
             return None
         return ("WARNING: reduced isolation (" + self.level + "): " + "; ".join(self.missing)
                 + ". Install bubblewrap (apt-get install bubblewrap) for full isolation.")
@@ -109,16 +120,24 @@ class Isolation:
         own modules: numpy, the allowed packages, and what their distributions need."""
         return allowed_imports(self.allow)[1]
 
+    def address_limit(self, memory_mb: int) -> int:
+        """The child's ``RLIMIT_AS`` in bytes: under bubblewrap, the memory limit less what
+        its tmpfs and SysV shared memory may hold (memory that ``RLIMIT_AS`` does not count)."""
+        memory = memory_mb << 20
+        if self.level != Level.BUBBLEWRAP:
+            return memory
+        return memory - sum(tmpfs_sizes(memory_mb).values()) - sysv_bytes(memory_mb)
+
     def io_path(self, folder: Path) -> str:
         """Where the child sees the I/O folder ``folder`` (see :meth:`prepare_io`)."""
-        return SANDBOX_IO if self.level == "bubblewrap" else str(folder)
+        return SANDBOX_IO if self.level == Level.BUBBLEWRAP else str(folder)
 
     def command(self, child_script: Path, submission: Path, workdir: Path,
                 fds: Sequence[int], io: Path | None = None, memory_mb: int = 2048) -> list[str]:
         """The command line that starts the child script on ``submission`` (the last
         argument: the importable packages, for the child's import guard)."""
         tail = [*(str(fd) for fd in fds), ",".join(self.importable())]
-        if self.level != "bubblewrap" or self.bwrap is None:
+        if self.level != Level.BUBBLEWRAP or self.bwrap is None:
             return [sys.executable, "-I", "-B", str(child_script), str(submission), *tail]
         return [*self._bwrap(child_script, submission, io, tmpfs_sizes(memory_mb)),
                 *_python(), *_drop(sysv_bytes(memory_mb)), SANDBOX_SUBMISSION, *tail]
@@ -131,7 +150,7 @@ class Isolation:
         files there (from a descriptor) into a read-only tmpfs of its own. Its own ``/tmp``,
         ``/work`` and ``/dev/shm`` are small and unused: each child mounts fresh ones.
         """
-        assert self.level == "bubblewrap" and self.bwrap is not None
+        assert self.level == Level.BUBBLEWRAP and self.bwrap is not None
         small = dict.fromkeys(TMPFS_SHARES, 1 << 20)
         return [*self._bwrap(child_script, None, io, small),
                 *_python(), *_drop(0), "--zygote", str(control_fd)]
@@ -160,7 +179,7 @@ class Isolation:
             args += ["--ro-bind", str(path), f"{SANDBOX_SUBMISSION}/{path.name}"]
         if io is not None:
             args += ["--bind", str(io), SANDBOX_IO]
-        for name in ("_child.py", "wire.py", "swapping.py"):  # seal() turns these into copies
+        for name in CHILD_MODULES:  # seal() turns these into copies
             args += ["--ro-bind", str(child_script.with_name(name)),
                      f"{SANDBOX_GRADER}/{name}"]
         # started from Python's own folder (see _python); the child moves to /work
@@ -169,13 +188,13 @@ class Isolation:
 
     def prepare(self, submission: Path, workdir: Path) -> None:
         """Make the child's folders usable by the uid it runs as."""
-        if self.level == "none":
+        if self.level == Level.NONE:
             return
         for folder in (submission, workdir):
             for path in (folder, *folder.rglob("*")):
                 mode = 0o755 if path.is_dir() else 0o644
                 os.chmod(path, mode)
-            if self.level == "uid":
+            if self.level == Level.UID:
                 os.chown(workdir, NOBODY, NOBODY)
 
     def prepare_io(self, folder: Path) -> None:
@@ -192,16 +211,16 @@ class Isolation:
         folder.mkdir(parents=True, exist_ok=True)
         mounts.empty(folder)
         os.chmod(folder, 0o755)
-        if os.geteuid() == 0 and self.level != "none":
+        if os.geteuid() == 0 and self.level != Level.NONE:
             os.chown(folder, 0, 0)
 
     def preexec(self) -> Callable[[], None] | None:
         """What the child's process does before ``exec``: in uid mode, drop privileges; under
         bubblewrap as root, enter a new network namespace (no interface up, and owned by the
         host's root, so nothing inside can configure one) and cgroup namespace."""
-        if self.level == "bubblewrap" and _sandbox_userns() is not None:
+        if self.level == Level.BUBBLEWRAP and _sandbox_userns() is not None:
             return _unshare_network
-        if self.level != "uid":
+        if self.level != Level.UID:
             return None
 
         def drop() -> None:
@@ -211,87 +230,6 @@ class Isolation:
             os.setuid(NOBODY)
 
         return drop
-
-
-class ProcessCap:
-    """A pids cgroup that caps how many processes one child may run (``pids.max``).
-
-    Created per child when this process may write the pids controller (cgroup v1's
-    ``/sys/fs/cgroup/pids`` or a v2 hierarchy with ``pids`` enabled); the child joins it
-    before ``exec``, so its whole tree, namespaces included, counts against the cap.
-    """
-
-    def __init__(self, root: Path, limit: int = MAX_PROCESSES) -> None:
-        _remove_stale(root)
-        self.path = root / f"grader-{os.getpid()}-{os.urandom(4).hex()}"
-        self.path.mkdir()
-        (self.path / "pids.max").write_text(str(limit))
-
-    def join(self) -> None:
-        """Move the calling process into the cgroup (called in the child before exec)."""
-        with open(self.path / "cgroup.procs", "w") as fh:
-            fh.write(str(os.getpid()))
-
-    def remove(self) -> None:
-        """Kill whatever still runs in the cgroup, then remove it."""
-        for _ in range(200):
-            try:
-                for pid in (self.path / "cgroup.procs").read_text().split():
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(int(pid), signal.SIGKILL)
-                self.path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.01)
-
-    @staticmethod
-    def create(limit: int = MAX_PROCESSES) -> ProcessCap | None:
-        """A new cap, or None where no pids controller is writable here."""
-        root = _pids_root()
-        if root is None:
-            return None
-        try:
-            return ProcessCap(root, limit)
-        except OSError:
-            return None
-
-
-def _remove_stale(root: Path) -> None:
-    """Remove empty caps left by grader processes that were killed before cleaning up."""
-    for path in root.glob("grader-*-*"):
-        owner = path.name.split("-")[1]
-        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
-            with contextlib.suppress(OSError):
-                path.rmdir()
-
-
-@cache
-def _pids_root() -> Path | None:
-    candidates = [Path("/sys/fs/cgroup/pids")]
-    unified = Path("/sys/fs/cgroup")
-    if "pids" in _read(unified / "cgroup.controllers").split():
-        candidates.append(unified)
-    for root in candidates:
-        if (root / "cgroup.procs").exists() and os.access(root, os.W_OK):
-            probe = root / f"grader-probe-{os.getpid()}"
-            try:
-                probe.mkdir()
-                ok = (probe / "pids.max").exists()
-                probe.rmdir()
-            except OSError:
-                continue
-            if ok:
-                return root
-    return None
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
 
 
 @cache
@@ -367,12 +305,12 @@ def detect() -> Isolation:
     """The best isolation this machine offers (checked once per process)."""
     forced = os.environ.get(ENV_DISABLE, "").lower()
     bwrap = shutil.which("bwrap")
-    cap = (f"at most {MAX_PROCESSES} processes (pids cgroup)",) if _pids_root() else ()
+    cap = (f"at most {MAX_PROCESSES} processes (pids cgroup)",) if pids_root() else ()
     no_cap = () if cap else ("no process cap: no writable pids cgroup here (a fork bomb "
                              "runs until the call's deadline kills it)",)
-    if bwrap and forced != "none" and _bwrap_works(bwrap):
+    if bwrap and forced != Level.NONE and _bwrap_works(bwrap):
         return Isolation(
-            "bubblewrap",
+            Level.BUBBLEWRAP,
             ("private mount namespace: read-only root and /dev; only the system libraries, "
              "the standard library, numpy, the allowed packages and the submission are visible",
              "a fresh world per child: size-capped tmpfs /tmp, /work and /dev/shm"
@@ -388,16 +326,16 @@ def detect() -> Isolation:
                 "SysV shared memory is not capped (that needs the grader to run as root)",)),
             bwrap)
     reason = ("bubblewrap is not installed" if not bwrap else
-              "bubblewrap is installed but cannot create namespaces here" if forced != "none"
+              "bubblewrap is installed but cannot create namespaces here" if forced != Level.NONE
               else f"{ENV_DISABLE}=none")
-    if os.geteuid() == 0 and forced != "none":
+    if os.geteuid() == 0 and forced != Level.NONE:
         return Isolation(
-            "uid",
+            Level.UID,
             ("unprivileged uid 65534: no signals to the grader, no writes to its files",
              f"at most {MAX_PROCESSES} processes", "resource limits: time, memory, file size"),
             (reason, "the child can read world-readable files and open network sockets"))
     return Isolation(
-        "none", ("resource limits: time, memory, file size, output",),
+        Level.NONE, ("resource limits: time, memory, file size, output",),
         (reason, "the child runs as the grader's user: it can read the course files and "
                  "write where you can, signal the grader and open network sockets"))
 

@@ -3,7 +3,7 @@
 Under bubblewrap the child's root and ``/dev`` are read-only; its writable places (``/tmp``,
 ``/work``, ``/dev/shm``) are fresh tmpfs of a size set by the memory limit
 (:data:`TMPFS_SHARES`), and its SysV shared memory is capped too (:data:`SYSV_SHARE`); their
-sum is taken off its address-space limit (:func:`address_limit`), so what it keeps in files
+sum is taken off its address-space limit (``Isolation.address_limit``), so what it keeps in files
 or segments counts as memory. Of the Python installation it sees the standard library and,
 of every site-packages folder, only numpy (with what its wheel vendors) and the
 distributions the course allows with their requirements (:func:`allowed_imports`).
@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import site
 import stat
 import sys
@@ -28,6 +29,10 @@ from pathlib import Path
 SANDBOX_SUBMISSION = "/submission"
 SANDBOX_WORK = "/work"
 SANDBOX_GRADER = "/grader"
+#: the grader's files the child runs (its script and every sibling it imports), bound one by
+#: one at ``SANDBOX_GRADER`` and sealed into copies (:func:`seal`): nothing else of the grader
+CHILD_MODULES = ("_child.py", "_guard.py", "_watch.py", "_world.py", "_zygote.py", "calls.py",
+                 "frames.py", "swapping.py", "wire.py")
 #: where the child sees its I/O folder under bubblewrap (shared-memory arguments)
 SANDBOX_IO = "/io"
 #: the child's writable places under bubblewrap, each a fresh tmpfs per child, and the
@@ -62,18 +67,50 @@ def sysv_bytes(memory_mb: int) -> int:
     return max((memory_mb << 20) // SYSV_SHARE, 1 << 20)
 
 
-def address_limit(level: str, memory_mb: int) -> int:
-    """The child's ``RLIMIT_AS`` in bytes: under bubblewrap, the memory limit less what its
-    tmpfs and SysV shared memory may hold (memory that ``RLIMIT_AS`` does not count)."""
-    memory = memory_mb << 20
-    if level != "bubblewrap":
-        return memory
-    return memory - sum(tmpfs_sizes(memory_mb).values()) - sysv_bytes(memory_mb)
-
-
 def module_files(folder: Path) -> list[Path]:
     """The regular ``*.py`` files of ``folder`` (what a child sees of a submission)."""
     return sorted(p for p in folder.glob("*.py") if p.is_file() and not p.is_symlink())
+
+
+def copy_modules(source: Path, target: Path) -> None:
+    """Copy the regular ``*.py`` files of ``source`` (no links, no folders) into ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    if not source.is_dir():
+        return
+    for path in source.iterdir():
+        if path.suffix == ".py" and path.is_file() and not path.is_symlink():
+            shutil.copyfile(path, target / path.name)
+
+
+def adopt_modules(source: Path, target: Path) -> None:
+    """Make ``source``, a private copy its maker gives up, the folder ``target`` (which must
+    not exist yet): moved there, not copied, then left holding what :func:`copy_modules`
+    would have copied (its regular ``*.py`` files, each a file of its own: a hard-linked one
+    is replaced by a copy) and nothing else (links are removed, never followed). Where it
+    cannot be moved (another file system) its modules are copied and ``source`` removed."""
+    try:
+        os.rename(source, target)
+    except OSError:
+        copy_modules(source, target)
+        empty(source)
+        with contextlib.suppress(OSError):
+            source.rmdir()
+        return
+    for entry in os.scandir(target):
+        info = entry.stat(follow_symlinks=False)
+        module = Path(entry.name).suffix == ".py" and stat.S_ISREG(info.st_mode)
+        if module and info.st_nlink == 1:
+            continue
+        path = Path(entry.path)
+        if stat.S_ISDIR(info.st_mode):
+            empty(path)
+            with contextlib.suppress(OSError):
+                path.rmdir()
+            continue
+        data = path.read_bytes() if module else None  # through its own link, as a copy reads
+        path.unlink()
+        if data is not None:
+            path.write_bytes(data)
 
 
 @cache

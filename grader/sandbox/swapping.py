@@ -1,10 +1,11 @@
 """Swap a student's function for the reference during one call, wherever the student holds it.
 
-Used where isolation happens (`grader.authoring.testing.Context.isolated`): by the sandboxed child
-(``grader/sandbox/_child.py`` loads this file by path, so it needs nothing but the standard library)
-and by the in-process runner of notebook kernels (`grader.sandbox.inprocess`). Both call `swap_in`
-with the functions to replace and the student's namespaces, run the student's function, then
-call the returned ``restore``.
+Used where isolation happens (`grader.authoring.context.Context.isolated`), through the call
+semantics of :mod:`grader.sandbox.calls`: by the sandboxed child (which loads this file from its
+own folder, so it needs nothing but the standard library) and by the in-process runner of
+notebook kernels (`grader.sandbox.inprocess`). Both call `swap_in` with the functions to
+replace and the student's namespaces, run the student's function, then call the returned
+``restore``.
 
 How a function is reached, by what it is:
 
@@ -47,7 +48,6 @@ KEY = "_grader_reference_"
 
 _ATOMS = (str, bytes, int, float, complex, bool, type(None), range, types.ModuleType,
           types.BuiltinFunctionType)
-_TRAMPOLINES: dict[int, types.CodeType] = {}
 
 Namespace = MutableMapping[str, Any]
 Swap = tuple[Namespace, str, str, Callable[..., Any]]
@@ -55,6 +55,7 @@ Swap = tuple[Namespace, str, str, Callable[..., Any]]
 ``"activations.sigmoid"`` for messages, the replacement)."""
 
 
+@functools.cache
 def trampoline(free: int) -> types.CodeType:
     """A code object that calls its keyword-only default ``KEY`` with every argument.
 
@@ -71,17 +72,16 @@ def trampoline(free: int) -> types.CodeType:
     types.CodeType
         ``def _isolated(*args, KEY, **kwargs): return KEY(*args, **kwargs)``.
     """
-    if free not in _TRAMPOLINES:
-        names = [f"_grader_cell_{i}" for i in range(free)]
-        lines = ["def _outer():", *(f"    {name} = None" for name in names),
-                 f"    def _isolated(*args, {KEY}, **kwargs):"]
-        if names:  # referenced, so that they are free variables of _isolated
-            lines.append(f"        ({', '.join(names)},)")
-        lines += [f"        return {KEY}(*args, **kwargs)", "    return _isolated"]
-        scope: dict[str, Any] = {}
-        exec(compile("\n".join(lines), "<grader isolation>", "exec"), scope)  # fixed text
-        _TRAMPOLINES[free] = scope["_outer"]().__code__
-    return _TRAMPOLINES[free]
+    names = [f"_grader_cell_{i}" for i in range(free)]
+    lines = ["def _outer():", *(f"    {name} = None" for name in names),
+             f"    def _isolated(*args, {KEY}, **kwargs):"]
+    if names:  # referenced, so that they are free variables of _isolated
+        lines.append(f"        ({', '.join(names)},)")
+    lines += [f"        return {KEY}(*args, **kwargs)", "    return _isolated"]
+    scope: dict[str, Any] = {}
+    exec(compile("\n".join(lines), "<grader isolation>", "exec"), scope)  # fixed text
+    code: types.CodeType = scope["_outer"]().__code__
+    return code
 
 
 class _Walk:

@@ -11,7 +11,7 @@ gradient) and edges (a local derivative), and each is compared with the numerica
 A disagreement marks the node (or edge) red; a function that is a stub, raises or times out
 leaves its nodes grey. The student's functions are chained as their own backprop would chain
 them (``grad_h`` receives their ``output_deltas``), so one mistake also marks what it feeds.
-Drawing lives in :mod:`grader.draw`; the deck's two graphs in :mod:`grader.deckgraphs`.
+Drawing lives in :mod:`commands.draw`; the deck's two graphs in :mod:`commands.deckgraphs`.
 """
 
 from __future__ import annotations
@@ -308,12 +308,12 @@ class ComputationalGraph:
 
     def save(self, path: str | Path) -> Path:
         """Draw the graph into ``path`` (``.svg`` or ``.png``); returns the path."""
-        from grader.draw import save
+        from .draw import save
 
         return save(self, Path(path))
 
     def _repr_svg_(self) -> str:
-        from grader.draw import render
+        from .draw import render
 
         return render(self, "svg").decode("utf-8")
 

@@ -1,7 +1,7 @@
-"""The deck's two computational graphs (the worked example, one neuron) and ``grader.graph``.
+"""The deck's two computational graphs (the worked example, one neuron) and :func:`graph`.
 
-Each graph is defined here as trusted ops (:class:`grader.compgraph.GraphSpec`); the student's
-functions are called only through a :class:`grader.sandbox.box.Runner` (the sandbox, or the
+Each graph is defined here as trusted ops (:class:`commands.compgraph.GraphSpec`); the student's
+functions are called only through a :class:`grader.api.Runner` (the sandbox, or the
 reference solutions in this process with ``reference=True``) and their results mapped onto it:
 
 worked example  ``forward`` -> values of z, h, y_in, y; ``loss`` -> L; ``output_deltas`` ->
@@ -23,8 +23,19 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from grader.api import UsageError, locate
-from grader.compgraph import (
+from grader.api import (
+    Course,
+    InProcess,
+    Runner,
+    SandboxCrash,
+    StudentError,
+    StudentTimeout,
+    UsageError,
+    locate,
+    open_sandbox,
+)
+
+from .compgraph import (
     ERROR,
     NOT_IMPLEMENTED,
     OK,
@@ -37,8 +48,6 @@ from grader.compgraph import (
     claims,
     failed,
 )
-from grader.course.config import Course, CourseError
-from grader.sandbox.box import Runner, Sandbox, SandboxCrash, StudentError, StudentTimeout
 
 GRAPHS = {"worked-example": "worked_example", "neuron": "neuron"}
 """Graph names and the course module each one evaluates."""
@@ -220,10 +229,10 @@ def provided_constants(course: Course) -> dict[str, np.ndarray]:
                 found[node.targets[0].id] = np.array(ast.literal_eval(node.value.args[0]),
                                                      dtype=np.float64)
     except (OSError, SyntaxError, ValueError) as exc:
-        raise CourseError(f"cannot read the worked example's X, T, W, V from {path}: {exc}") \
+        raise UsageError(f"cannot read the worked example's X, T, W, V from {path}: {exc}") \
             from exc
     if sorted(found) != ["T", "V", "W", "X"]:
-        raise CourseError(f"{path} does not define X, T, W, V as np.array([...]) literals")
+        raise UsageError(f"{path} does not define X, T, W, V as np.array([...]) literals")
     return found
 
 
@@ -309,10 +318,7 @@ def graph(name: str, *, example: int | None = None, reference: bool = False,
 def _runner(course: Course, folder: Path, reference: bool) -> Iterator[Runner]:
     """The sandbox on the student's folder, or the reference solutions in this process."""
     if reference:
-        from grader.sandbox.inprocess import InProcess
-
         yield InProcess(course.reference(), course.limits)
         return
-    functions = {m: course.functions(m) for m in course.modules}
-    with Sandbox(folder, course.limits, course=functions) as sandbox:
+    with open_sandbox(course, folder) as sandbox:
         yield sandbox

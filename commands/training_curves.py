@@ -23,18 +23,25 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from grader.api import locate
-from grader.course.config import Course
-from grader.sandbox.box import Sandbox, SandboxCrash, StudentError, StudentTimeout
-from grader.training_plot import Curves, CurvesError, CurvesUsageError, Run, check_suffix
+from grader.api import (
+    Course,
+    Runner,
+    SandboxCrash,
+    StudentError,
+    StudentTimeout,
+    locate,
+    open_sandbox,
+)
 
-__all__ = ["Curves", "CurvesError", "CurvesUsageError", "Run", "check_suffix", "curves",
-           "digits"]
+from .capstone import BATCH_SIZE, EPOCHS, HIDDEN, LR, SEED
+from .training_plot import Curves, CurvesError, CurvesUsageError, Run, check_suffix
+
+__all__ = ["BATCH_SIZE", "EPOCHS", "HIDDEN", "LR", "SEED", "Curves", "CurvesError",
+           "CurvesUsageError", "Run", "check_suffix", "curves", "digits"]
 
 Array = NDArray[np.float64]
 Params = dict[str, Array]
 
-EPOCHS, BATCH_SIZE, LR, HIDDEN, SEED = 10, 32, 3.0, 32, 0  # the capstone's setup
 #: the contract's split: perm = default_rng(0).permutation(1797), the first 1437 for training
 N_TRAIN, SPLIT_SEED = 1437, 0
 OPTIONS = {"hidden": "sigmoid", "output": "sigmoid"}
@@ -52,6 +59,11 @@ def digits() -> tuple[Array, NDArray[np.int64], Array, NDArray[np.int64]]:
         Labels 0..9.
     X_test : ndarray, shape (360, 64)
     y_test : ndarray, shape (360,)
+
+    Raises
+    ------
+    CurvesUsageError
+        If scikit-learn is not installed.
     """
     spec = importlib.util.find_spec("sklearn")
     csv = Path(spec.origin).parent / "datasets/data/digits.csv.gz" if spec and spec.origin \
@@ -61,8 +73,12 @@ def digits() -> tuple[Array, NDArray[np.int64], Array, NDArray[np.int64]]:
             table = np.loadtxt(fh, delimiter=",")
         data, target = table[:, :-1], table[:, -1]
     else:
-        from sklearn.datasets import load_digits
-
+        try:
+            from sklearn.datasets import load_digits
+        except ImportError:
+            raise CurvesUsageError("the training curves need scikit-learn's digits: install "
+                                   "the course's dependencies (pip install scikit-learn)") \
+                from None
         loaded = load_digits()
         data, target = loaded.data, loaded.target
     X = np.asarray(data, dtype=np.float64) / 16.0
@@ -76,7 +92,7 @@ class _Student:
     """The student's functions, called in the sandbox and checked; failures become
     :class:`CurvesError` naming the function."""
 
-    def __init__(self, sandbox: Sandbox, shapes: dict[str, tuple[int, ...]]) -> None:
+    def __init__(self, sandbox: Runner, shapes: dict[str, tuple[int, ...]]) -> None:
         self.sandbox = sandbox
         self.shapes = shapes
         self.seconds = 0.0
@@ -257,12 +273,11 @@ def curves(
     shapes: dict[str, tuple[int, ...]] = {}
     for i in (1, 2):
         shapes[f"W{i}"], shapes[f"b{i}"] = (sizes[i], sizes[i - 1]), (sizes[i],)
-    functions = {m: loaded.functions(m) for m in loaded.modules}
     seeds = np.random.SeedSequence(seed).spawn(2)
     say = progress or (lambda _line: None)
     # every call keeps its deadline; the whole run is as long as the epochs asked for
     limits = replace(loaded.limits, submission_timeout=math.inf)
-    with Sandbox(folder, limits, course=functions) as sandbox:
+    with open_sandbox(loaded, folder, limits=limits) as sandbox:
         student = _Student(sandbox, shapes)
         start = student.params(student.call("mlp.init_params", sizes,
                                             np.random.default_rng(seeds[0])),

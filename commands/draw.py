@@ -1,7 +1,7 @@
 """Drawing a computational graph with matplotlib (Agg, no display): SVG or PNG.
 
 The graph is laid out by the network's own layers (each node's column and row come with its
-:class:`grader.compgraph.GraphSpec`), so no layout engine such as graphviz is needed. Every
+:class:`commands.compgraph.GraphSpec`), so no layout engine such as graphviz is needed. Every
 text is its own artist with an id (``node-y1_in-grad``, ``edge-h1-y1_in`` ...) that the SVG
 keeps, and SVG text stays text (``svg.fonttype = "none"``), so the numbers can be searched.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import matplotlib
 
-from grader.compgraph import (
+from .compgraph import (
     ERROR,
     GIVEN,
     NOT_IMPLEMENTED,

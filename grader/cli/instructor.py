@@ -1,113 +1,18 @@
-"""The ``grader`` command: parse, call the API, render, exit.
-
-Exit codes: 0 the job ran (for ``check``: every check passed), 1 the job could not complete
-(for ``check``: a check failed), 2 usage errors (unknown module, missing folder, bad option).
-"""
+"""The instructors' commands: ``grader grade``, ``report``, ``schema``, ``release``,
+``gradescope``, ``doctor`` and ``nbgrader generate``."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
-from grader import __version__, api
-from grader import training_curves as tc
+from grader.cli.common import EXIT_CODES, course_option, usage, warn_isolation
 from grader.course.config import CourseError, load_course
 from grader.util import inert
 
-EXIT_CODES = """\b
-Exit codes:
-  0  the job ran (check: every public check passed)
-  1  the job could not complete (check: some check failed)
-  2  usage error (unknown module, missing folder, bad option)"""
 
-course_option = click.option(
-    "--course", type=click.Path(path_type=Path, file_okay=False),
-    help="Course folder (default: the current folder or its nearest parent with course.toml).",
-)
-
-
-@contextlib.contextmanager
-def _student_errors(*failures: type[Exception]) -> Iterator[None]:
-    """How a command that runs the student's code ends on an error: a course or usage problem
-    exits 2; a sandbox that cannot start (or one of ``failures``) exits 1 with its message."""
-    from grader.sandbox.box import SandboxUnavailable
-
-    fatal: tuple[type[Exception], ...] = (SandboxUnavailable, *failures)
-    try:
-        yield
-    except CourseError as exc:
-        raise _usage(exc) from exc
-    except fatal as exc:
-        click.echo(inert.terminal(f"Error: {exc}"), err=True)
-        raise SystemExit(1) from None
-
-
-def _usage(exc: Exception) -> click.UsageError:
-    return click.UsageError(inert.terminal(str(exc)))
-
-
-def _warn_isolation() -> None:
-    from grader.sandbox.isolation import detect
-
-    warning = detect().warning
-    if warning:
-        click.secho(warning, err=True, fg="red", bold=True)
-
-
-@click.group(epilog=EXIT_CODES)
-@click.version_option(__version__, prog_name="grader")
-def main() -> None:
-    """Auto-graded backpropagation exercises: check your work, grade a class."""
-
-
-@main.command(epilog=EXIT_CODES)
-@click.argument("modules", nargs=-1)
-@click.option("--path", type=click.Path(path_type=Path),
-              help="Folder of your modules, or your whole release folder (default: the "
-                   "course's exercises/).")
-@click.option("--zip", "upload", type=click.Path(path_type=Path, dir_okay=False),
-              metavar="FILE",
-              help="Also write FILE, the zip to upload: exactly the files `grader grade` "
-                   "will take (listed under 'will be graded').")
-@course_option
-def check(modules: tuple[str, ...], path: Path | None, upload: Path | None,
-          course: Path | None) -> None:
-    """Run the public checks on your code (all modules, or MODULES such as `neuron`).
-
-    Your code is taken as `grader grade` takes it: the course's modules and your own helper
-    modules beside them (from exercises/ in a release folder, or from notebooks); the report
-    ends with the files that will be graded and any near-miss name to fix
-    ("found Neuron.py: rename it to neuron.py").
-    """
-    with _student_errors(api.UploadError):
-        report = api.check(*modules, path=path, course=course, echo=False, upload=upload)
-    click.echo(report.render())
-    raise SystemExit(0 if report.ok else 1)
-
-
-@main.command("list", epilog=EXIT_CODES)
-@course_option
-def list_(course: Path | None) -> None:
-    """Show the course's modules, functions and points."""
-    try:
-        loaded = load_course(course)
-        listing = api.listing(loaded)
-    except CourseError as exc:
-        raise _usage(exc) from exc
-    total = 0.0
-    for module, functions in listing.items():
-        module_points = sum(p for p in functions.values())
-        total += module_points
-        click.echo(f"{module}.py  ({module_points:g} points)")
-        for function, points in functions.items():
-            click.echo(f"  {function:<26} {points:g}")
-    click.echo(f"total: {total:g} points")
-
-
-@main.command(epilog=EXIT_CODES.replace("(check: every public check passed)",
+@click.command(epilog=EXIT_CODES.replace("(check: every public check passed)",
                                         "(every submission got a result, whatever its score)")
               .replace("(check: some check failed)", "(the grader itself failed)"))
 @click.argument("submissions", nargs=-1, type=click.Path(path_type=Path, exists=False))
@@ -118,7 +23,7 @@ def list_(course: Path | None) -> None:
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
               show_default=True,
               help="Grade on this machine, or on the workers of a Dask cluster (results are "
-                   "written here as they come back; needs backprop-grader[dask]).")
+                   "written here as they come back; needs the dask extra).")
 @click.option("--scheduler", metavar="ADDRESS",
               help="The Dask scheduler's address, e.g. tcp://10.0.0.5:8786 (--executor dask).")
 @click.option("--secret", envvar="GRADER_SECRET", default=None,
@@ -159,11 +64,11 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: 
     from grader.integrations import nbgrader
 
     try:
-        executor_for(executor, jobs=jobs, scheduler=scheduler)  # usage errors first
+        chosen = executor_for(executor, jobs=jobs, scheduler=scheduler)  # usage errors first
     except ExecutorError as exc:
-        raise _usage(exc) from exc
+        raise usage(exc) from exc
     if executor == "local":  # on a cluster, each worker checks its own isolation
-        _warn_isolation()
+        warn_isolation()
     try:
         loaded = load_course(course, secret=secret)
         entries: list[Path | Submission] = list(submissions)
@@ -173,8 +78,7 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: 
         if not entries:
             raise click.UsageError("give SUBMISSIONS to grade, or --nbgrader-course")
         report = batch.grade(entries, course=loaded, out=out, jobs=jobs,
-                             gradescope=gradescope, force=force, executor=executor,
-                             scheduler=scheduler)
+                             gradescope=gradescope, force=force, executor=chosen)
         if nbgrader_course is not None:
             graded = {g.student for g in report.graded}
             count = nbgrader.write_gradebook(
@@ -183,7 +87,7 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: 
             click.echo(f"nbgrader gradebook: {count} grades written to "
                        f"{nbgrader_course / 'gradebook.db'}", err=True)
     except (CourseError, SubmissionError, ExecutorError) as exc:
-        raise _usage(exc) from exc
+        raise usage(exc) from exc
     except (batch.OutputLocked, ClusterError) as exc:
         click.echo(inert.terminal(f"Error: {exc}"), err=True)
         raise SystemExit(1) from None
@@ -205,7 +109,7 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: 
     raise SystemExit(0 if report.ok else 1)
 
 
-@main.command("report", epilog=EXIT_CODES.replace(" (check: every public check passed)", "")
+@click.command("report", epilog=EXIT_CODES.replace(" (check: every public check passed)", "")
               .replace("(check: some check failed)", "(the page could not be written)"))
 @click.argument("results_dir", metavar="DIR",
                 type=click.Path(path_type=Path, file_okay=False, exists=True))
@@ -225,51 +129,19 @@ def report_(results_dir: Path, out_file: Path | None, course: Path | None) -> No
         loaded = load_course(course)
     except CourseError as exc:
         if course is not None:
-            raise _usage(exc) from exc
+            raise usage(exc) from exc
         loaded = None  # no course here: order and names come from the results
     try:
         written = build(results_dir, course=loaded, path=out_file)
     except NoResults as exc:
-        raise _usage(exc) from exc
+        raise usage(exc) from exc
     except OSError as exc:
         click.echo(f"Error: cannot write the report: {exc}", err=True)
         raise SystemExit(1) from None
     click.echo(f"report: {written}")
 
 
-@main.command("curves", epilog=EXIT_CODES.replace("(check: every public check passed)",
-                                                  "(the figure was written)")
-              .replace("(check: some check failed)", "(one of your functions failed)"))
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="The figure to write: a .png or .svg file.")
-@click.option("--epochs", type=click.IntRange(min=1), default=tc.EPOCHS, show_default=True,
-              help="Passes over the training set, for each way.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=tc.BATCH_SIZE,
-              show_default=True, help="Mini-batch size of SGD.")
-@click.option("--lr", type=float, default=tc.LR, show_default=True, help="Learning rate.")
-@click.option("--hidden", type=click.IntRange(min=1), default=tc.HIDDEN, show_default=True,
-              help="Hidden units of the MLP [64, hidden, 10].")
-@click.option("--seed", type=int, default=tc.SEED, show_default=True,
-              help="Seeds the initial parameters and the shuffles.")
-@click.option("--reference", is_flag=True, help="Train the course's reference solutions.")
-@click.option("--path", type=click.Path(path_type=Path),
-              help="Folder of your modules (default: the course's exercises/).")
-@course_option
-def curves_(out: Path, epochs: int, batch_size: int, lr: float, hidden: int, seed: int,
-            reference: bool, path: Path | None, course: Path | None) -> None:
-    """Train your MLP on the digits by full-batch gradient descent and by mini-batch SGD,
-    from the same start for the same epochs, and plot the loss and accuracy curves."""
-    with _student_errors(tc.CurvesError):
-        tc.check_suffix(out)
-        result = tc.curves(epochs=epochs, batch_size=batch_size, lr=lr, hidden=hidden,
-                           seed=seed, reference=reference, path=path, course=course,
-                           progress=lambda line: click.echo(inert.terminal(line), err=True))
-        written = result.save(out)
-    click.echo(inert.terminal(result.summary()))
-    click.echo(f"figure: {written}")
-
-
-@main.command(epilog=EXIT_CODES)
+@click.command(epilog=EXIT_CODES)
 def schema() -> None:
     """Print the JSON Schema of a result file."""
     import json
@@ -279,7 +151,7 @@ def schema() -> None:
     click.echo(json.dumps(result_schema(), indent=2))
 
 
-@main.command(epilog=EXIT_CODES)
+@click.command(epilog=EXIT_CODES)
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="An empty (or new) folder for the student bundle.")
 @course_option
@@ -291,11 +163,11 @@ def release(out: Path, course: Path | None) -> None:
     try:
         written = build_release(load_course(course), out)
     except (CourseError, FileExistsError) as exc:
-        raise _usage(exc) from exc
+        raise usage(exc) from exc
     click.echo(f"wrote {len(written)} files to {out}")
 
 
-@main.command(epilog=EXIT_CODES)
+@click.command(epilog=EXIT_CODES)
 @click.option("--submission", type=click.Path(path_type=Path, file_okay=False),
               default=Path("/autograder/submission"), show_default=True)
 @click.option("--results", "results_file", type=click.Path(path_type=Path, dir_okay=False),
@@ -307,16 +179,18 @@ def release(out: Path, course: Path | None) -> None:
               help="The course folder inside the autograder image.")
 def gradescope(submission: Path, results_file: Path, metadata: Path, course: Path) -> None:
     """Entry point inside Gradescope's autograder container (run_autograder)."""
+    from grader import api
+
     try:
         loaded = load_course(course)
     except CourseError as exc:
-        raise _usage(exc) from exc
+        raise usage(exc) from exc
     score = api.gradescope_run(submission=submission, results_file=results_file,
                                course=loaded, metadata=metadata)
     click.echo(f"score {score:g}; wrote {results_file}")
 
 
-@main.command(epilog=EXIT_CODES)
+@click.command(epilog=EXIT_CODES)
 def doctor() -> None:
     """Report which protections of the sandbox are active on this machine."""
     import os
@@ -332,7 +206,6 @@ def doctor() -> None:
         click.echo("missing:")
         for item in isolation.missing:
             click.echo(f"  - {item}")
-    from grader.course.config import CourseError, load_course
     from grader.sandbox import affinity, launch
 
     try:
@@ -372,55 +245,7 @@ def doctor() -> None:
         click.echo(isolation.warning, err=True)
 
 
-@main.command("graph", epilog=EXIT_CODES.replace("(check: every public check passed)",
-                                                 "(the graph was drawn, red marks or not)")
-              .replace("(check: some check failed)",
-                       "(the sandbox could not start, or the file could not be written)"))
-@click.argument("name", metavar="NAME", type=click.Choice(["worked-example", "neuron"]))
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="The drawing to write: a .svg or .png file.")
-@click.option("--example", type=int, help="worked-example: the training example, 1 (default) "
-                                          "or 2.")
-@click.option("--w", type=float, help="neuron: the weight w (default 1.5).")
-@click.option("--b", type=float, help="neuron: the bias b (default -0.5).")
-@click.option("--a-prev", "a_prev", type=float,
-              help="neuron: the previous activation a_prev (default 0.8).")
-@click.option("--y", type=float, help="neuron: the desired output y (default 1.0).")
-@click.option("--reference", is_flag=True,
-              help="Evaluate the course's solutions instead of your code.")
-@click.option("--path", type=click.Path(path_type=Path),
-              help="Folder of your modules (default: the course's exercises/).")
-@course_option
-def graph_(name: str, out: Path, example: int | None, w: float | None, b: float | None,
-           a_prev: float | None, y: float | None, reference: bool, path: Path | None,
-           course: Path | None) -> None:
-    """Draw NAME (worked-example or neuron) as a computational graph that your code computes:
-    every node's value and
-    gradient, every edge's local derivative; red where your gradient disagrees with the
-    numerical one (central differences), grey where your function is not implemented or fails.
-
-    \b
-    grader graph worked-example --example 1 --out graph.svg
-    grader graph neuron --w 1.5 --b -0.5 --a-prev 0.8 --y 1 --out neuron.png
-    """
-    from grader.deckgraphs import graph
-    from grader.draw import FORMATS
-
-    if out.suffix.lower().lstrip(".") not in FORMATS:
-        raise click.UsageError(f"--out must end in .svg or .png, not {out.name!r}")
-    with _student_errors():
-        result = graph(name, example=example, reference=reference, path=path, course=course,
-                       w=w, b=b, a_prev=a_prev, y=y)
-    click.echo(inert.terminal(result.render_text()))
-    try:
-        result.save(out)
-    except OSError as exc:
-        click.echo(f"Error: cannot write {out}: {exc}", err=True)
-        raise SystemExit(1) from None
-    click.echo(f"wrote {out}")
-
-
-@main.group()
+@click.group()
 def nbgrader() -> None:
     """The nbgrader bridge: source notebooks for an nbgrader course."""
 
@@ -438,6 +263,6 @@ def nbgrader_generate(nb_course: Path, assignment: str | None, source: Path | No
     try:
         written = generate(load_course(source), nb_course, assignment)
     except CourseError as exc:
-        raise _usage(exc) from exc
+        raise usage(exc) from exc
     for path in written:
         click.echo(f"wrote {path}")

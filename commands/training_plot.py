@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from grader.course.config import CourseError
+from grader.api import UsageError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -35,7 +35,7 @@ class CurvesError(Exception):
         self.problem = problem
 
 
-class CurvesUsageError(CourseError):
+class CurvesUsageError(UsageError):
     """Bad arguments: an output suffix other than .png or .svg, --reference with --path, a
     course without the contract's mlp and sgd (exit code 2)."""
 
@@ -170,7 +170,7 @@ def draw(curves: Curves) -> Figure:
     Parameters
     ----------
     curves : Curves
-        What :func:`grader.training_curves.curves` measured.
+        What :func:`commands.training_curves.curves` measured.
 
     Returns
     -------
