@@ -325,3 +325,33 @@ def test_a_hostile_module_cannot_make_the_search_slow() -> None:
     assert space["g"](0) == "reference"
     restore()
     assert space["g"](0) == "student"
+
+
+def test_is_what_a_call_means_one_implementation_in_the_child_and_in_process() -> None:
+    """Do the sandboxed child and the in-process runner both run calls through
+    ``grader.sandbox.calls.Caller`` (references, declared calls, watched arguments), each
+    saying only where things are?"""
+    from grader.sandbox import _child, calls
+
+    for runner in (InProcess, _child.Child):
+        assert issubclass(runner, calls.Caller)
+        assert not {"resolve", "patch", "run"} & set(vars(runner)), runner
+
+
+def test_are_replaced_and_changed_arguments_told_apart_even_when_made_cyclic() -> None:
+    """Does the argument watch name an entry replaced, an array changed in place (with its
+    bytes kept), and survive arguments the call made cyclic?"""
+    import numpy as np
+
+    from grader.sandbox.calls import Arguments
+
+    params = {"W": np.zeros(2), "b": np.zeros(1)}
+    rows = [np.ones(3)]
+    watch = Arguments([params, rows], {}, keep_bytes=True)
+    params["W"] = np.zeros(2)  # replaced
+    rows[0] += 1  # changed in place
+    assert watch.replaced([params, rows], {}) == ["args[0]['W']"]
+    assert watch.changed([params, rows], {}) == ["args[0]['W']", "args[1][0]"]
+    rows.append(rows)  # a cycle: nothing can be said of entries, bytes still can
+    assert watch.replaced([params, rows], {}) == []
+    assert watch.changed([params, rows], {}) == ["args[1][0]"]

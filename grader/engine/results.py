@@ -11,9 +11,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema
 
 from grader import __version__
 from grader.course.config import Course, TestSpec
@@ -54,6 +55,10 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
+    # imported here: jsonschema takes about a second to import (its format checkers), which
+    # every command that only reads or builds results (`grader check`) would pay
+    import jsonschema
+
     cls = jsonschema.validators.validator_for(schema())
     cls.check_schema(schema())
     validator: jsonschema.protocols.Validator = cls(
@@ -224,6 +229,8 @@ def load(path: Path) -> Result | None:
     Read back, a result holds the same types as when it was built: each test's status is a
     `Status` again.
     """
+    import jsonschema
+
     try:
         data: object = json.loads(path.read_text(encoding="utf-8"))
         validate(data)

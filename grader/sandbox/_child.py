@@ -128,7 +128,7 @@ class Child(calls.Caller):
         return self.modules[name]
 
     # -- where things are (see calls.Caller) --------------------------------------------------
-    def helper(self, reference: Any) -> Callable[..., Any]:
+    def helper(self, reference: wire.Helper) -> Callable[..., Any]:
         """A public course helper, run from this child's own copy of its module."""
         module, function = reference.module, reference.function
         if module not in self.helpers:

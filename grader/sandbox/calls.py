@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import time
 import types
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +42,7 @@ Namespace = MutableMapping[str, Any]
 Restore = Callable[[], None]
 
 
-def walk(*named: tuple[str, Any]) -> Iterator[tuple[str, Any]]:
+def walk(*named: tuple[str, Any]) -> list[tuple[str, Any]]:
     """Every value held in lists, tuples and dicts, with its path (``args[0]['W1']``).
 
     Parameters
@@ -50,40 +50,32 @@ def walk(*named: tuple[str, Any]) -> Iterator[tuple[str, Any]]:
     *named : (str, Any)
         Each structure to walk and the path of its root (``("args", [...])``).
 
-    Yields
-    ------
-    (str, Any)
+    Returns
+    -------
+    list of (str, Any)
         Each value that is not a list, tuple or dict, in order (depth first).
     """
-    stack = list(reversed(named))
-    while stack:
-        path, value = stack.pop()
-        if isinstance(value, list | tuple):
-            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value))))
-        elif isinstance(value, dict):
-            stack.extend((f"{path}[{k!r}]", v) for k, v in reversed(value.items()))
-        else:
-            yield path, value
-
-
-def arrays(args: Any, kwargs: Any) -> dict[str, np.ndarray[Any, Any]]:
-    """The numpy arrays among a call's arguments, by path, in the order of :func:`walk`
-    (the same walk, for the arrays only: it runs twice in every call)."""
-    found: dict[str, np.ndarray[Any, Any]] = {}
-    _collect("args", args, found)
-    _collect("kwargs", kwargs, found)
+    found: list[tuple[str, Any]] = []
+    for path, value in named:
+        _walk(path, value, found)
     return found
 
 
-def _collect(path: str, value: Any, found: dict[str, np.ndarray[Any, Any]]) -> None:
-    if isinstance(value, _ndarray):
-        found[path] = value
-    elif isinstance(value, list | tuple):
+def _walk(path: str, value: Any, found: list[tuple[str, Any]]) -> None:
+    if isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            _collect(f"{path}[{i}]", item, found)
+            _walk(f"{path}[{i}]", item, found)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _collect(f"{path}[{key!r}]", item, found)
+            _walk(f"{path}[{key!r}]", item, found)
+    else:
+        found.append((path, value))
+
+
+def arrays(args: Any, kwargs: Any) -> dict[str, np.ndarray[Any, Any]]:
+    """The numpy arrays among a call's arguments, by path, in order."""
+    return {path: value for path, value in walk(("args", args), ("kwargs", kwargs))
+            if isinstance(value, _ndarray)}
 
 
 class Arguments:
@@ -173,8 +165,8 @@ class Caller:
         """The callable that the callback ``name`` stands for."""
         raise NotImplementedError
 
-    def helper(self, reference: Any) -> Callable[..., Any]:
-        """The course helper function that ``reference`` (a ``wire.Helper``) stands for."""
+    def helper(self, reference: wire.Helper) -> Callable[..., Any]:
+        """The course helper function that ``reference`` stands for."""
         raise NotImplementedError
 
     def source(self, module: str) -> Namespace | None:

@@ -67,7 +67,7 @@ class InProcess(Caller):
         """The grader's function offered as ``name`` (run here, directly)."""
         return self._offered[name]
 
-    def helper(self, reference: Any) -> Callable[..., Any]:
+    def helper(self, reference: wire.Helper) -> Callable[..., Any]:
         """A course helper: offered among the callbacks, under its key."""
         return self._offered[reference.key]
 
