@@ -306,7 +306,7 @@ def test_train_digits_capstone(ctx: Context) -> None:
                            "(the reference reaches about 0.98)")
     # The student's own pipeline fell short: is the mistake in sgd.py?
     start = ctx.reference("mlp").init_params([64, 32, 10], np.random.default_rng(s_init))
-    with ctx.isolated("mlp.loss_and_grads"):
+    with ctx.isolated("mlp.loss_and_grads", "sgd.sgd_step"):
         again = ctx.student.train(start, X_train, Y_train, rng=np.random.default_rng(s_train),
                                   **options)
     fallback, _ = accuracy_of(ctx, again[0] if isinstance(again, tuple | list) else again,
@@ -316,6 +316,6 @@ def test_train_digits_capstone(ctx: Context) -> None:
         return
     advice, key = trend(history) if history is not None else ("", None)
     ctx.fail(f"{problem}. {advice}".strip() + (
-        f" With the reference's init_params and loss_and_grads your train reaches "
+        f" With the reference's init_params, loss_and_grads and sgd_step your train reaches "
         f"{fallback:.3f}, so the problem is in sgd.py." if fallback is not None else ""),
         misconception=key)

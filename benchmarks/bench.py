@@ -10,7 +10,7 @@ course, with bytecode cached in the temporary folder as an ordinary install woul
    1,000) with ``--jobs 1`` and ``--jobs 2``. The class repeats a block of 100 students: 9
    correct submissions (copies of the reference and of the independent implementation of
    ``tests/fixtures/independent/``, alternately), every catalogued misconception of
-   ``tests/mutants/*.py`` injected into the reference (89 students) and 2 that time out (a loop
+   ``mutants/*.py`` injected into the reference (89 students) and 2 that time out (a loop
    that never ends in ``layer.backward_loops``, a ``gradcheck.py`` whose import sleeps), spread
    evenly so that any prefix of the block is a fair mix; a class of n is the first n students.
    Per run: the per-submission time (median, p95 and mean of the results' ``seconds`` field),
@@ -112,10 +112,10 @@ class Student:
 
 
 def load_mutants() -> list[dict[str, Any]]:
-    """The misconception catalogue of ``tests/mutants/*.py``, interleaved across modules so that
+    """The misconception catalogue of ``mutants/*.py``, interleaved across modules so that
     a prefix of the list covers every module."""
     by_module: list[list[dict[str, Any]]] = []
-    for path in sorted((ROOT / "tests" / "mutants").glob("*.py")):
+    for path in sorted((ROOT / "mutants").glob("*.py")):
         spec = importlib.util.spec_from_file_location(f"_bench_mutants_{path.stem}", path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)

@@ -22,10 +22,11 @@ from grader.batch.submissions import Submission, SubmissionError, Unpacked, unpa
 from grader.course.config import Course, CourseError, TestSpec, find_course, load_course
 from grader.course.points import listing
 from grader.engine import blame
+from grader.engine.checks import run_checks
 from grader.engine.feedback import FunctionSummary, summarise
 from grader.engine.grading import open_sandbox
 from grader.engine.results import Result
-from grader.engine.runner import PASSED, Outcome, run_tests
+from grader.engine.runner import PASSED
 from grader.sandbox.box import Runner, SandboxCrash, StudentError, StudentTimeout
 from grader.sandbox.inprocess import InProcess
 from grader.util import inert
@@ -231,34 +232,6 @@ def check(
     if echo:
         print(report.render(), file=stream or sys.stdout)
     return report
-
-
-def run_checks(course: Course, sandbox: Runner, modules: Sequence[str]) -> list[Outcome]:
-    """The public checks of ``modules``, then those of every function a failing check depends
-    on that lies outside them (`grader.engine.blame`: a check of neuron's backward that fails
-    because the student's sigmoid_prime is wrong must know that sigmoid_prime fails its own check).
-
-    Returns
-    -------
-    list of Outcome
-        The checks of ``modules`` in order, then the dependencies' checks.
-    """
-    outcomes: list[Outcome] = []
-    done: set[str] = set()
-    for module in modules:
-        outcomes += run_tests(course.collect([module], hidden=False), sandbox,
-                              student="local", secret=None)
-        done.update(f"{module}.{f}" for f in course.functions(module))
-    while True:  # failing checks' dependencies not checked yet, until there are none
-        wanted = {d for o in outcomes if o.status != PASSED for d in blame.dependencies(o)
-                  if d not in done and d.partition(".")[0] in course.modules}
-        if not wanted:
-            return outcomes
-        done |= wanted
-        for module in sorted({w.partition(".")[0] for w in wanted}):
-            specs = [s for s in course.collect([module], hidden=False)
-                     if f"{module}.{s.function}" in wanted]
-            outcomes += run_tests(specs, sandbox, student="local", secret=None)
 
 
 def locate(path: str | Path | None, course: str | Path | None,

@@ -7,6 +7,12 @@ message shows the per-student random input (0 points), so tests can read the see
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +21,11 @@ import numpy as np
 import pytest
 
 from grader.course.config import Course, load_course
+
+#: The fixtures are course folders and student code, not tests of this suite: a fixture
+#: course's hidden tests (``autograde_tests/test_<module>.py``) are run by the grader, never
+#: collected by pytest.
+collect_ignore_glob = ["fixtures/*"]
 
 TOY_STUB = '''\
 """Toy exercise."""
@@ -111,3 +122,74 @@ def _numpy_left_intact() -> Iterator[None]:
     for name in patched:
         setattr(np, name, _NUMPY_FUNCTIONS[name])
     assert not patched, f"this test left numpy.{', numpy.'.join(patched)} replaced"
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- a venv under /tmp that uid 65534 can run (the uid isolation level's tests) ---------------
+def _reachable_by_nobody(path: Path) -> bool:
+    """Can uid 65534 (the uid level's student) enter every folder on the way to ``path``?"""
+    return all(folder.stat().st_mode & stat.S_IXOTH for folder in path.resolve().parents)
+
+
+def base_python() -> Path:
+    """The interpreter the venv under /tmp is made from: this one's base when uid 65534 can
+    run it, else the system's Python of the same version (``/usr/bin/python3.X``): a Python
+    under a private home such as ``/root/.pyenv`` cannot be started by the uid level."""
+    ours = Path(getattr(sys, "_base_executable", sys.executable))
+    if _reachable_by_nobody(ours) and _reachable_by_nobody(Path(os.__file__)):
+        return ours
+    system = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+    return system if system.exists() and _reachable_by_nobody(system) else ours
+
+
+def _venv_under_tmp() -> Path:
+    """A venv under /tmp with this project (and so numpy) installed: built once (about a
+    minute), kept for later runs, rebuilt when pyproject changes. Made from
+    :func:`base_python`, so that uid 65534 can run it too (the uid isolation level)."""
+    base = base_python()
+    key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + sys.version.encode()
+                         + str(base).encode()).hexdigest()[:12]
+    venv = Path("/tmp") / f"grader-test-venv-{key}"
+    python = venv / "bin" / "python"
+    if not (venv / ".complete").exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        try:
+            subprocess.run([str(base), "-m", "venv", str(venv)], check=True,
+                           capture_output=True, timeout=300)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", str(ROOT)],
+                           check=True, capture_output=True, timeout=1800)
+        except (OSError, subprocess.SubprocessError) as exc:
+            shutil.rmtree(venv, ignore_errors=True)
+            message = f"could not build a venv under /tmp: {exc}"
+            if (os.environ.get("CI") == "true"):
+                pytest.fail(message)
+            pytest.skip(message)
+        (venv / ".complete").write_text("ok\n", encoding="utf-8")
+    return python
+
+
+# -- markers: `pytest -m "not slow"` is the quick loop; CI runs everything -------------------
+#: Test files that grade real classes through subprocesses, start bubblewrap children by the
+#: hundred, drive nbgrader, Dask, a browser or a fresh venv: seconds to minutes each.
+SLOW_FILES = frozenset({
+    "test_correct_styles.py", "test_nbgrader.py", "test_suite.py", "test_stuck_worker.py",
+    "test_imports.py", "test_crash_safety.py", "test_benchmarks.py", "test_resubmission.py",
+    "test_attacks.py", "test_cli.py", "test_dask.py", "test_report.py", "test_student_code.py",
+    "test_contract.py", "test_hostile.py", "test_bad_input.py", "test_batch.py",
+    "test_attempts.py", "test_second_course.py", "test_fresh_world.py", "test_evidence.py",
+    "test_values_isolation.py", "test_delegation.py", "test_channels.py",
+    "test_bundle_answers.py", "test_tutorial.py", "test_scaffold.py", "test_selftest.py",
+    "test_grader_errors.py", "test_checked_loading.py", "test_plain_asserts.py",
+    "test_author.py",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the slow files' tests ``slow`` and the tests that open Chromium ``browser``."""
+    for item in items:
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)

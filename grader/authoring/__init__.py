@@ -46,7 +46,7 @@ from grader.authoring.context import (
     UndeclaredCall,
     raised_in,
 )
-from grader.authoring.expectations import CheckFailed
+from grader.authoring.expectations import AuthorError, CheckFailed
 from grader.authoring.gradient_checks import (
     GradCheck,
     GradientCheckError,
@@ -64,8 +64,8 @@ from grader.authoring.markers import (
 from grader.authoring.misconceptions import Catalogue, Diagnosis, Misconception
 
 __all__ = [
-    "VISIBILITIES", "Catalogue", "CheckFailed", "Comparison", "ComparisonError", "Context",
-    "Diagnosis", "GradCheck", "GradientCheckError", "Marker", "Misconception",
+    "VISIBILITIES", "AuthorError", "Catalogue", "CheckFailed", "Comparison", "ComparisonError",
+    "Context", "Diagnosis", "GradCheck", "GradientCheckError", "Marker", "Misconception",
     "StudentFunction", "StudentModule", "TestFunction", "UndeclaredCall", "Visibility",
     "check_directional", "check_gradient", "compare", "graded", "public", "raised_in",
 ]

@@ -29,17 +29,29 @@ from typing import Any
 
 import numpy as np
 
-from grader.authoring.expectations import CheckFailed, Expectations
+from grader.authoring.expectations import AuthorError, CheckFailed, Expectations
 from grader.authoring.misconceptions import Catalogue
-from grader.sandbox.box import CallResult, Runner, StudentError
+from grader.sandbox.box import (
+    CallResult,
+    Runner,
+    SandboxCrash,
+    SandboxUnavailable,
+    StudentError,
+    StudentTimeout,
+)
 from grader.sandbox.wire import Callback, Helper
 
 __all__ = ["Context", "StudentFunction", "StudentModule", "UndeclaredCall", "raised_in"]
 
 
-class UndeclaredCall(Exception):
+class UndeclaredCall(AuthorError):
     """A test isolated a function that the function under test does not declare (course.toml
-    ``[calls]``): swapping it for the reference could hand the function its own answer."""
+    ``[calls]``): swapping it for the reference could hand the function its own answer. A
+    mistake of the test's, never the student's (`AuthorError`)."""
+
+
+#: what a call of the student's code may raise about the student's code or the sandbox
+_CALL_OUTCOMES = (StudentError, StudentTimeout, SandboxCrash, SandboxUnavailable)
 
 
 def raised_in(exc: StudentError) -> str:
@@ -165,10 +177,21 @@ class Context(Expectations):
         return self.reference(self.module)
 
     def reference(self, name: str) -> ModuleType:
-        """The reference solution of a course module (hidden tests only)."""
+        """The reference solution of a course module (hidden tests only).
+
+        Raises
+        ------
+        AuthorError
+            In a public check (it has no reference), or for a module the course lacks.
+        """
         if self._reference is None:
-            raise RuntimeError("public checks have no reference solution")
-        return self._reference[name]
+            raise AuthorError("public checks have no reference solution (ctx.ref is for "
+                              "hidden tests)")
+        try:
+            return self._reference[name]
+        except KeyError:
+            raise AuthorError(f"no reference module {name!r}: the course's modules are "
+                              f"{', '.join(self._reference)}") from None
 
     def seed(self) -> int:
         """A new seed drawn from ``rng``, for a generator handed to the student's code
@@ -283,6 +306,11 @@ class Context(Expectations):
         except StudentError as exc:
             self._blame_stub(function, exc)
             raise
+        except _CALL_OUTCOMES:
+            raise
+        except Exception as exc:  # the call could not be made: its arguments are the test's
+            raise AuthorError(f"the test's call of {qualified} could not be made: "
+                              f"{type(exc).__name__}: {exc}") from exc
         finally:
             for _, _, callback_name in patches:  # callable during this call only
                 del self._callbacks[callback_name]

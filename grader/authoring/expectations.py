@@ -3,12 +3,14 @@
 A test passes when it recorded at least one passing expectation and no failure: positive
 evidence only. A failed expectation raises `CheckFailed` with the explanation and, where the
 mistake is recognised, its `grader.authoring.misconceptions.Diagnosis`, worded by the course's
-catalogue (`Expectations.catalogue`).
+catalogue (`Expectations.catalogue`). A mistake in the test's own code that the grader can
+recognise as one (a misconception key the catalogue does not hold) raises `AuthorError`: the
+test, not the student, is at fault.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from grader.authoring.compare import compare
@@ -18,7 +20,7 @@ from grader.authoring.misconceptions import Catalogue, Diagnosis
 from grader.authoring.wording import about
 from grader.sandbox.box import CallResult, StudentError
 
-__all__ = ["CheckFailed", "Expectations"]
+__all__ = ["AuthorError", "CheckFailed", "Expectations"]
 
 
 class CheckFailed(Exception):
@@ -28,6 +30,13 @@ class CheckFailed(Exception):
         super().__init__(message)
         self.message = message
         self.diagnosis = diagnosis
+
+
+class AuthorError(Exception):
+    """A mistake in a check's or test's own code, never the student's: a misconception key
+    the course does not register, a call isolated that the function does not declare, the
+    reference asked for in a public check. The runner reports the test as a grader error
+    (`grader.engine.runner`) and charges the student nothing."""
 
 
 class Expectations:
@@ -60,8 +69,27 @@ class Expectations:
         self.catalogue = catalogue if catalogue is not None else Catalogue.builtin()
 
     def _named(self, key: str | None) -> Diagnosis | None:
-        """The diagnosis naming catalogued misconception ``key`` with its hint (None for None)."""
-        return None if key is None else self.catalogue.named(key)
+        """The diagnosis naming catalogued misconception ``key`` with its hint (None for None).
+
+        Raises
+        ------
+        AuthorError
+            If the catalogue does not hold ``key``.
+        """
+        if key is None:
+            return None
+        self._registered([key], "misconception")
+        return self.catalogue.named(key)
+
+    def _registered(self, keys: Iterable[str], how: str) -> None:
+        """Raise `AuthorError` unless the catalogue holds every key (``how``: the argument
+        that named them, ``"variants"`` or ``"misconception"``)."""
+        unknown = [key for key in keys if key not in self.catalogue]
+        if unknown:
+            raise AuthorError(
+                f"{how} names {', '.join(map(repr, unknown))}, which the course's catalogue "
+                "of misconceptions does not hold: add it to checks/misconceptions.toml or fix "
+                "the key")
 
     def passed(self) -> None:
         """Record one passing expectation (for checks written with plain ``if``)."""
@@ -73,6 +101,8 @@ class Expectations:
 
     def expect(self, condition: bool, message: str, *, misconception: str | None = None) -> None:
         """Record a pass if ``condition`` holds, else fail with ``message``."""
+        if misconception is not None:
+            self._registered([misconception], "misconception")
         if not condition:
             self.fail(message, misconception=misconception)
         self.passed()
@@ -110,7 +140,18 @@ class Expectations:
             The catalogued mistake to name on failure instead of diagnosing the values: for a
             mistake the test recognised by a property of ``actual`` (its rows sum to 1 down
             the wrong axis, say) rather than by what it would equal.
+
+        Raises
+        ------
+        CheckFailed
+            If the values differ.
+        AuthorError
+            If a key of ``variants`` or ``misconception`` is not in the catalogue (checked
+            whether or not the values differ).
         """
+        self._registered(variants or {}, "variants")
+        if misconception is not None:
+            self._registered([misconception], "misconception")
         result = compare(actual, expected, rtol=rtol, atol=atol, name=what,
                          check_dtype=check_dtype, show_expected=self.show_expected)
         if not result.ok:
@@ -209,7 +250,15 @@ class Expectations:
             failure is diagnosed (`grader.authoring.misconceptions.Catalogue.diagnose`).
         batch_size : int, optional
             N, so that a sum-instead-of-mean (factor N) is recognised.
+
+        Raises
+        ------
+        CheckFailed
+            If the gradients differ.
+        AuthorError
+            If a key of ``variants`` is not in the catalogue.
         """
+        self._registered(variants or {}, "variants")
         result = check_gradient(analytic, numeric, tol=tol, name=what, floor=floor)
         if not result.ok:
             message = result.message

@@ -56,11 +56,17 @@ class BatchReport:
     new: int = 0
     changed: int = 0
     forced: bool = False
+    #: tests that failed through their own fault (`grader.engine.runner`), by id, with the
+    #: students of this run whose results say so; and how many results were regraded for
+    #: holding one (a grader error is never kept: a rerun after the fix grades again)
+    grader_errors: dict[str, list[str]] = field(default_factory=dict)
+    retried: int = 0
 
     @property
     def ok(self) -> bool:
-        """True when every submission got a result."""
-        return not self.failures
+        """True when every submission got a result and no test failed through its own
+        fault."""
+        return not self.failures and not self.grader_errors
 
     def render(self, modules: Sequence[str]) -> str:
         """The instructor's summary: count, what was regraded and why, mean, median,
@@ -74,7 +80,9 @@ class BatchReport:
         lines = [f"graded: {len(self.graded)} submissions: "
                  + (f"{len(self.graded) - kept} regraded (--force)" if self.forced else
                     f"{self.new} new, {self.changed} regraded (files changed), {kept} kept "
-                    "(files unchanged)")]
+                    "(files unchanged)"
+                    + (f", {self.retried} regraded (grader errors before)" if self.retried
+                       else ""))]
         if scores:
             top = self.graded[0].max_score
             lines.append(f"mean: {statistics.fmean(scores):.2f} / {top:g}   "
@@ -96,6 +104,14 @@ class BatchReport:
         stuck = [inert.one_line(g.student) for g in self.graded if g.stuck]
         if stuck:
             lines.append("grading stopped (replaced the worker): " + ", ".join(stuck))
+        for test_id, students in self.grader_errors.items():
+            shown = ", ".join(inert.one_line(s) for s in students[:5])
+            more = f" and {len(students) - 5} more" if len(students) > 5 else ""
+            lines.append(f"GRADER ERROR: the test {test_id} failed through its own fault for "
+                         f"{len(students)} student{'' if len(students) == 1 else 's'} "
+                         f"({shown}{more}); they keep its points. Fix the test (each "
+                         "result's feedback says what went wrong) and grade again: those "
+                         "results are regraded")
         for failure in self.failures:
             lines.append(f"GRADER FAILURE: {failure}")
         return lines
@@ -221,6 +237,8 @@ def _grade_locked(submissions: Sequence[Submission], course: Course, out: Path,
         existing = None if force else results.load(results.result_path(out, student))
         if existing is None:
             report.new += not force
+        elif results.grader_errors(existing):  # a test was at fault: grade it again
+            report.retried += 1
         elif existing.get("files_digest") == read_submission(entries[0], course.modules).digest:
             report.graded.append(Graded.of(existing, skipped=True))
             continue
@@ -245,9 +263,22 @@ def _grade_locked(submissions: Sequence[Submission], course: Course, out: Path,
                 print(f"grader failure: {inert.terminal(item)}", file=stream, flush=True)
     except KeyboardInterrupt:
         raise Interrupted(done, len(todo)) from None
-    export.write_gradebook(results.iter_results(out), course.modules, out / "gradebook.csv")
+    ours = {g.student for g in report.graded}
+    export.write_gradebook(_noting_grader_errors(results.iter_results(out), ours, report),
+                           course.modules, out / "gradebook.csv")
     report.graded.sort(key=lambda g: g.student)
     return report
+
+
+def _noting_grader_errors(found: Iterator[results.Result], students: set[str],
+                          report: BatchReport) -> Iterator[results.Result]:
+    """``found``, unchanged, noting in ``report`` the grader errors of the results of
+    ``students`` (this run's) as they pass."""
+    for result in found:
+        if result["student"] in students:
+            for test_id in results.grader_errors(result):
+                report.grader_errors.setdefault(test_id, []).append(result["student"])
+        yield result
 
 
 def _duplicate(state: BatchState, student: str, sources: Sequence[Path]) -> Graded:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import click
 
 from grader import __version__
-from grader.cli import instructor, student
+from grader.cli import author, instructor, scaffold, student
 from grader.cli.common import EXIT_CODES
 from grader.cli.course_commands import CourseGroup
 
@@ -30,3 +30,5 @@ for _command in (student.check, student.list_, instructor.grade, instructor.repo
                  instructor.schema, instructor.release, instructor.gradescope,
                  instructor.doctor, instructor.nbgrader):
     main.add_command(_command)
+main.add_command(author.selftest)
+main.add_command(scaffold.new)

@@ -14,7 +14,8 @@ from grader.util import inert
 
 @click.command(epilog=EXIT_CODES.replace("(check: every public check passed)",
                                         "(every submission got a result, whatever its score)")
-              .replace("(check: some check failed)", "(the grader itself failed)"))
+              .replace("(check: some check failed)",
+                       "(the grader failed, or a test failed through its own fault)"))
 @click.argument("submissions", nargs=-1, type=click.Path(path_type=Path, exists=False))
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Output folder for <student>.json, gradebook.csv, ...")

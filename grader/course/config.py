@@ -56,7 +56,7 @@ from types import ModuleType
 from typing import Any
 
 from grader.authoring.misconceptions import Catalogue, Misconception
-from grader.course import loading
+from grader.course import loading, verify
 from grader.course.loading import CourseError, TestSpec, load_modules
 from grader.sandbox.limits import Limits
 
@@ -136,10 +136,27 @@ class Course:
 
     def functions(self, module: str) -> list[str]:
         """The contract functions of a module, in order: the ``[functions]`` table of
-        ``course.toml``, else the stub's functions that raise ``NotImplementedError``."""
+        ``course.toml``, else the stub's functions that raise ``NotImplementedError``.
+
+        Raises
+        ------
+        CourseError
+            If the module has none: nothing of it would be graded.
+        """
         if module in self.function_table:
-            return list(self.function_table[module])
-        return self.stub_functions(module)
+            listed = list(self.function_table[module])
+            if not listed:
+                raise CourseError(f"{self.root / 'course.toml'}: [functions] {module} = [] "
+                                  "lists no function: nothing of it would be graded")
+            return listed
+        found = self.stub_functions(module)
+        if not found:
+            raise CourseError(
+                f"{self.exercises / f'{module}.py'}: no function raises NotImplementedError "
+                f"and course.toml has no [functions] entry for {module}, so nothing of it "
+                "would be graded: make each function students write raise "
+                "NotImplementedError, or list them in [functions]")
+        return found
 
     def declared_calls(self, module: str, function: str) -> tuple[str, ...]:
         """What ``module.function`` may call and have swapped for the reference in its hidden
@@ -180,12 +197,34 @@ class Course:
 
     def collect(self, modules: list[str] | None = None, *, hidden: bool) -> list[TestSpec]:
         """Import the check files (or hidden test files) and return their tests in order, each
-        with the course's catalogue of misconceptions."""
+        with the course's catalogue of misconceptions.
+
+        Everything about the files that can be checked before a student is graded is checked
+        (`grader.course.verify`): each marker names a contract function, misconception keys
+        are registered, no two tests share a name, no file belongs to no module; and, for
+        the hidden tests (the instructor's side: a student's release holds none), each
+        contract function of ``[functions]`` is a stub that raises ``NotImplementedError``
+        and each ``[calls]`` entry is a contract function's.
+
+        Raises
+        ------
+        CourseError
+            Naming every mistake found, each with its file and line.
+        """
         catalogue = self.catalogue()
         folder, prefix = (self.hidden_tests, "test_") if hidden else (self.checks, "check_")
+        functions = {m: self.functions(m) for m in self.modules}
+        problems = verify.stray_files(folder, prefix, self.modules)
+        if hidden:
+            for module in self.function_table:
+                if module in self.modules:
+                    problems += verify.stub_mistakes(self.exercises / f"{module}.py", module,
+                                                     functions[module])
+            problems += verify.calls_mistakes(self.root / "course.toml", self.calls, functions)
         return loading.collect(folder, prefix, modules or list(self.modules), hidden=hidden,
                                helpers=self.checks, show_expected=self.show_expected,
-                               calls=self.calls, catalogue=catalogue)
+                               calls=self.calls, catalogue=catalogue, functions=functions,
+                               found=problems)
 
     def reference(self) -> dict[str, ModuleType]:
         """Import the reference solutions (in this trusted process only)."""

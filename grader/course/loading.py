@@ -8,7 +8,10 @@ the folders and settings it names.
   (``autograde_tests/test_<m>.py``) with ``checks/`` first on ``sys.path``, so either kind
   imports the course's shared helpers by bare name (``from course_helpers import FLOOR``);
   each call imports them afresh and leaves ``sys.modules`` as it found it, so another course's
-  helpers of the same name never stand in for them.
+  helpers of the same name never stand in for them. The files' own ``assert`` statements are
+  rewritten to show their values (`grader.authoring.asserts`), and the files are checked
+  for their authors' mistakes (`grader.course.verify`) before any student is graded: every
+  mistake found is one line of a single `CourseError`.
 - :func:`read_misconceptions` reads a misconceptions file: one table per key with ``title``,
   ``hint`` and an optional ``symptom``.
 - :func:`load_modules` imports a folder of modules that import each other by bare name.
@@ -27,14 +30,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+from grader.authoring import asserts
 from grader.authoring.markers import Marker, TestFunction
 from grader.authoring.misconceptions import Catalogue, Misconception
+from grader.course import verify
 
 _MISCONCEPTION_FIELDS = {"title": True, "hint": True, "symptom": False}  # field: required
 
 
 class CourseError(Exception):
     """The course folder is missing or malformed (a usage error: exit code 2)."""
+
+    @classmethod
+    def of(cls, problems: Sequence[str]) -> CourseError:
+        """One error for every problem found (one line each)."""
+        if len(problems) == 1:
+            return cls(problems[0])
+        return cls(f"{len(problems)} mistakes in the course:\n" + "\n".join(
+            f"  {problem}" for problem in problems))
 
 
 @dataclass(frozen=True)
@@ -91,8 +104,14 @@ class TestSpec:
 
 def collect(folder: Path, prefix: str, modules: Sequence[str], *, hidden: bool,
             helpers: Path, show_expected: bool, calls: Mapping[str, tuple[str, ...]],
-            catalogue: Catalogue) -> list[TestSpec]:
+            catalogue: Catalogue, functions: Mapping[str, Sequence[str]] | None = None,
+            found: Sequence[str] = ()) -> list[TestSpec]:
     """Import ``folder/<prefix><module>.py`` for each module and return their tests in order.
+
+    Each file's own ``assert`` statements are rewritten (`grader.authoring.asserts`), and the
+    file is checked (`grader.course.verify`): marked functions of one name, misconception keys
+    the catalogue lacks, a marker of the other kind and, given ``functions``, a marker or
+    ``uses=`` naming no contract function.
 
     Parameters
     ----------
@@ -112,14 +131,24 @@ def collect(folder: Path, prefix: str, modules: Sequence[str], *, hidden: bool,
         The course's declared calls, ``"module.function"`` to qualified names.
     catalogue : Catalogue
         The course's misconceptions, given to every test.
+    functions : mapping of str to sequence of str, optional
+        Every course module's contract functions, which markers must name.
+    found : sequence of str
+        Mistakes the caller found already, reported with those of the files.
 
     Returns
     -------
     list of TestSpec
         The functions marked `public` (checks) or `graded` (hidden tests), in file order.
+
+    Raises
+    ------
+    CourseError
+        A file is missing (hidden tests), does not parse or import, or holds mistakes.
     """
     kind = "tests" if hidden else "checks"
     specs: list[TestSpec] = []
+    problems = list(found)
     with _importable(helpers):
         for module in modules:
             path = folder / f"{prefix}{module}.py"
@@ -127,16 +156,27 @@ def collect(folder: Path, prefix: str, modules: Sequence[str], *, hidden: bool,
                 if hidden:
                     raise CourseError(f"missing hidden tests {path}")
                 continue
-            loaded = import_file(path, f"_grader_{kind}_{module}")
+            loaded = import_file(path, f"_grader_{kind}_{module}", checked=catalogue,
+                                 problems=problems)
             for attr, value in vars(loaded).items():
                 marker = getattr(value, "__grader_marker__", None)
-                if isinstance(marker, Marker) and marker.public != hidden:
-                    doc = (value.__doc__ or "").strip().splitlines()
-                    specs.append(TestSpec(
-                        value, module, doc[0] if doc else attr, f"{module}::{attr}", marker,
-                        show_expected=show_expected or not hidden,
-                        declared_calls=tuple(calls.get(f"{module}.{marker.function}", ())),
-                        course_calls=tuple(calls.items()), catalogue=catalogue))
+                if not isinstance(marker, Marker):
+                    continue
+                mine = getattr(value, "__module__", None) == loaded.__name__
+                if marker.public == hidden and not mine:
+                    continue  # a test of the other kind imported from another file
+                problems += verify.marker_mistakes(path, module, attr, value, marker,
+                                                   hidden=hidden, functions=functions)
+                if marker.public == hidden:
+                    continue
+                doc = (value.__doc__ or "").strip().splitlines()
+                specs.append(TestSpec(
+                    value, module, doc[0] if doc else attr, f"{module}::{attr}", marker,
+                    show_expected=show_expected or not hidden,
+                    declared_calls=tuple(calls.get(f"{module}.{marker.function}", ())),
+                    course_calls=tuple(calls.items()), catalogue=catalogue))
+    if problems:
+        raise CourseError.of(problems)
     return specs
 
 
@@ -186,15 +226,7 @@ def stub_functions(path: Path) -> list[str]:
     except (OSError, SyntaxError) as exc:
         raise CourseError(f"cannot read the stub {path}: {exc}") from exc
     return [node.name for node in tree.body
-            if isinstance(node, ast.FunctionDef) and _is_stub(node)]
-
-
-def _is_stub(node: ast.FunctionDef) -> bool:
-    body = list(node.body)
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:]
-    return (len(body) == 1 and isinstance(body[0], ast.Raise) and body[0].exc is not None
-            and "NotImplementedError" in ast.unparse(body[0].exc))
+            if isinstance(node, ast.FunctionDef) and verify.is_stub(node)]
 
 
 @contextlib.contextmanager
@@ -218,8 +250,22 @@ def _importable(folder: Path) -> Iterator[None]:
                 sys.modules[name] = previous
 
 
-def import_file(path: Path, name: str) -> ModuleType:
+def import_file(path: Path, name: str, *, checked: Catalogue | None = None,
+                problems: list[str] | None = None) -> ModuleType:
     """Import the file ``path`` as the module ``name`` (registered in ``sys.modules``).
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    name : str
+        The module's name.
+    checked : Catalogue, optional
+        For a check or test file: its ``assert`` statements are rewritten
+        (`grader.authoring.asserts`) and its source checked against this catalogue
+        (`grader.course.verify.source_mistakes`), the mistakes added to ``problems``.
+    problems : list of str, optional
+        Where the mistakes of a checked file go.
 
     Raises
     ------
@@ -232,7 +278,18 @@ def import_file(path: Path, name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        if checked is None:
+            spec.loader.exec_module(module)
+        else:
+            source = path.read_text(encoding="utf-8")
+            tree = ast.parse(source, str(path))
+            if problems is not None:
+                problems += verify.source_mistakes(path, tree, checked)
+            module.__dict__[asserts.HOOK] = asserts
+            exec(compile(asserts.rewrite(tree, source), str(path), "exec"), module.__dict__)
+    except SyntaxError as exc:
+        del sys.modules[name]
+        raise CourseError(f"{path}:{exc.lineno}: {exc.msg}") from exc
     except Exception as exc:
         del sys.modules[name]
         raise CourseError(f"{path} failed to import: {type(exc).__name__}: {exc}") from exc

@@ -6,9 +6,12 @@ course's ``[course] dependencies``."""
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import re
+import secrets
 import shutil
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 from grader.course.config import Course
@@ -31,6 +34,10 @@ def release(course: Course, out: Path) -> list[Path]:
     ``tests/test_bundle_answers.py`` proves by grading a submission built from the bundle's
     code.
 
+    A course without ``checks/`` has no public checks, and its bundle none. The bundle is
+    written into a temporary folder beside ``out`` and moved into place when complete, so a
+    release that fails leaves no half-written folder.
+
     Returns
     -------
     list of Path
@@ -38,12 +45,50 @@ def release(course: Course, out: Path) -> list[Path]:
     """
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty; choose a new folder")
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    building = out.parent / f".{out.name}.partial-{secrets.token_hex(6)}"
+    building.mkdir()  # (not mkdtemp: the bundle keeps the usual permissions)
+    try:
+        _write(course, building)
+        leaked = [p for p in building.rglob("*") if p.is_file() and _leaks(p.relative_to(building))]
+        if leaked:
+            raise RuntimeError(f"release would leak instructor files: {leaked}")
+        os.rename(building, out)  # replaces an empty folder
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+def _leaks(path: Path) -> bool:
+    """Whether a file of the bundle (relative to it) lies in a folder of the instructor's."""
+    return any(part in SECRET_PARTS for part in path.parts)
+
+
+def _package_ignore(package: Path) -> Callable[[str, list[str]], set[str]]:
+    """What the bundle's copy of the grader package leaves out: caches, and the course
+    scaffolding's templates (`grader new` is the instructor's; they hold a course's
+    ``solutions/`` and ``autograde_tests/``, which a bundle never contains)."""
+    caches = shutil.ignore_patterns("__pycache__", "*.pyc")
+    scaffolding = package / "course"
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = set(caches(folder, names))
+        if Path(folder) == scaffolding:
+            skipped.add("templates")
+        return skipped
+
+    return ignore
+
+
+def _write(course: Course, out: Path) -> None:
+    """Write the bundle's files into the folder ``out``."""
     package = Path(__file__).resolve().parents[1]
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(course.exercises, out / "exercises", ignore=ignore)
-    shutil.copytree(course.checks, out / "checks", ignore=ignore)
-    shutil.copytree(package, out / "grader", ignore=ignore)
+    if course.checks.is_dir():  # else the course has no public checks to ship
+        shutil.copytree(course.checks, out / "checks", ignore=ignore)
+    shutil.copytree(package, out / "grader", ignore=_package_ignore(package))
     for part in _command_parts(course):
         source = course.root / part
         if source.is_dir():
@@ -53,11 +98,6 @@ def release(course: Course, out: Path) -> list[Path]:
     (out / "pyproject.toml").write_text(_pyproject(course, out / "grader"), encoding="utf-8")
     (out / "course.toml").write_text(_student_config(course), encoding="utf-8")
     (out / "README.md").write_text(_readme(course), encoding="utf-8")
-    written = sorted(p for p in out.rglob("*") if p.is_file())
-    leaked = [p for p in written if any(part in SECRET_PARTS for part in p.parts)]
-    if leaked:
-        raise RuntimeError(f"release would leak instructor files: {leaked}")
-    return written
 
 
 def _command_parts(course: Course) -> list[str]:
@@ -155,6 +195,16 @@ def _readme(course: Course) -> str:
     first = course.modules[0]
     commands = "".join(f"    grader {name} --help\n" for name in course.commands)
     own = f"\nThe course's own commands:\n\n{commands}" if commands else ""
+    if not course.checks.is_dir():
+        return f"""# {course.name}
+
+Fill in the functions in `exercises/` (each raises `NotImplementedError` until you do). This
+course has no public checks: your work is graded by comparing every function with a reference
+solution on random inputs, different for every student.
+
+    pip install -e .
+    grader list             # modules, functions and points
+{own}"""
     return f"""# {course.name}
 
 Fill in the functions in `exercises/` (each raises `NotImplementedError` until you do), then

@@ -11,8 +11,8 @@ from grader.engine.result_types import Status
 from grader.engine.runner import ERROR, FAILED, PASSED, TIMEOUT, Outcome
 
 INDENT = "      "
-#: how a function's checks went: a test's status, or one of these two
-SummaryStatus = Status | Literal["not implemented", "no checks"]
+#: how a function's checks went: a test's status, or one of these three
+SummaryStatus = Status | Literal["not implemented", "no checks", "grader error"]
 
 
 def explain(outcome: Outcome) -> str:
@@ -34,7 +34,8 @@ class FunctionSummary:
 
     @property
     def status(self) -> SummaryStatus:
-        """``passed``, ``not implemented``, ``failed``, ``error``, ``timeout`` or ``no checks``."""
+        """``passed``, ``not implemented``, ``failed``, ``error``, ``timeout``, ``grader
+        error`` (only checks at fault themselves failed) or ``no checks``."""
         if not self.outcomes:
             return "no checks"
         if all(o.status == PASSED for o in self.outcomes):
@@ -42,15 +43,17 @@ class FunctionSummary:
         if any(o.not_implemented for o in self.outcomes):
             return "not implemented"
         for status in (TIMEOUT, ERROR, FAILED):
-            if any(o.status == status for o in self.outcomes):
+            if any(o.status == status and not o.grader_error for o in self.outcomes):
                 return status
-        return FAILED
+        return "grader error"
 
     def render(self, width: int = 26) -> str:
-        """One line for the function, then the explanation of its first failing check."""
+        """One line for the function, then the explanation of its first failing check (one
+        the student can act on before one at fault itself)."""
         labels = {PASSED: "passed", "not implemented": "not implemented yet",
                   FAILED: "FAILED", ERROR: "ERROR", TIMEOUT: "TIMEOUT",
-                  "no checks": "no public checks"}
+                  "no checks": "no public checks",
+                  "grader error": "GRADER ERROR (a check is at fault, not your code)"}
         status = self.status
         line = f"  {self.function:<{width}} {labels[status]}"
         if status == PASSED:
@@ -58,8 +61,9 @@ class FunctionSummary:
             return line + f" ({n} check{'' if n == 1 else 's'})"
         if status in ("not implemented", "no checks"):
             return line
-        first = next(o for o in self.outcomes if o.status != PASSED)
-        body = f"check: {first.spec.name}\n{explain(first)}"
+        failing = sorted((o for o in self.outcomes if o.status != PASSED),
+                         key=lambda o: o.grader_error)
+        body = f"check: {failing[0].spec.name}\n{explain(failing[0])}"
         return line + "\n" + textwrap.indent(body, INDENT)
 
 

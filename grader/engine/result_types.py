@@ -28,7 +28,9 @@ class Status(StrEnum):
     FAILED = "failed"
     """A wrong result, or not implemented yet."""
     ERROR = "error"
-    """The student's code raised, crashed or is missing (or the test could not judge it)."""
+    """The student's code raised, crashed or is missing (or the test could not judge it); or,
+    for a test the result lists in ``grader_errors``, the test itself is at fault and the
+    student keeps its points (`grader.engine.runner`)."""
     TIMEOUT = "timeout"
     """The student's code ran past a deadline."""
 
@@ -82,3 +84,7 @@ class Result(TypedDict):
     files: NotRequired[list[str]]
     files_digest: NotRequired[str]
     attempts: NotRequired[list[str]]
+    grader_errors: NotRequired[list[str]]
+    """The ids of the tests that failed through their own fault (status ``error``, full
+    points): written on every result, empty when none did; a result written before the key
+    existed lacks it (read it with `grader.engine.results.grader_errors`)."""

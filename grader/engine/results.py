@@ -34,8 +34,8 @@ from grader.util.files import atomic_write
 __all__ = [
     "MAX_ATTEMPTS", "MAX_ATTEMPT_CHARS", "SCHEMA_FILE", "SCHEMA_VERSION", "Result",
     "ResultDiagnosis", "ResultModule", "ResultTest", "Status", "build", "failed_result",
-    "gradescope_path", "iter_results", "load", "load_all", "result_path", "schema", "validate",
-    "write", "write_json",
+    "grader_errors", "gradescope_path", "iter_results", "load", "load_all", "result_path",
+    "schema", "validate", "write", "write_json",
 ]
 
 SCHEMA_VERSION: Final = 1
@@ -128,6 +128,7 @@ def build(
         "modules": modules,
         "tests": tests,
         "errors": [inert.text(e) for e in errors],
+        "grader_errors": [o.spec.test_id for o in outcomes if o.grader_error],
     }
     if source is not None:
         result["source"] = inert.text(source)
@@ -171,6 +172,12 @@ def _test(outcome: Outcome) -> ResultTest:
         "diagnosis": diagnosis,
         "seconds": round(outcome.seconds, 4),
     }
+
+
+def grader_errors(result: Result) -> list[str]:
+    """The ids of a result's tests that failed through their own fault (its
+    ``grader_errors``; none in a result written before that key existed)."""
+    return list(result.get("grader_errors", []))
 
 
 def _round(x: float) -> float:

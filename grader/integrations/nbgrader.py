@@ -10,6 +10,13 @@ runs the public checks and, in ``### BEGIN HIDDEN TESTS``, the hidden tests thro
 idea, lets the course's modules import each other as in ``exercises/`` (``from activations import
 ...`` imports ``activations.ipynb``), and maps module points onto nbgrader's per-notebook scores.
 
+No generated notebook holds a path: the test cells call ``grade(module, function)``, which
+finds the course as :func:`grader.integrations.notebook.locate_course` says (``$GRADER_COURSE``,
+else the nearest ``course.toml`` above the nbgrader course). An nbgrader course inside the
+grader course needs nothing more; for one elsewhere, the ``nbgrader_config.py`` written here
+sets ``GRADER_COURSE`` to the course's path relative to that file, so the two folders can move
+together (the kernels nbgrader starts inherit its environment).
+
 ``write_gradebook`` stores ``grader grade`` results in the course's gradebook through
 nbgrader's own API (``nbgrader.api.Gradebook``), so formgrader and ``nbgrader export`` show
 them.
@@ -18,6 +25,7 @@ them.
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +34,7 @@ from grader.batch.submissions import Submission
 from grader.course.config import Course, CourseError
 from grader.course.points import listing
 from grader.engine.results import Result
+from grader.integrations.notebook import COURSE_ENV
 
 SCHEMA_VERSION = 3
 CONFIG = """\
@@ -33,6 +42,14 @@ c = get_config()  # noqa: F821 (nbgrader's config object)
 c.CourseDirectory.course_id = {course_id!r}
 # Student code and the tests share one kernel in nbgrader; `grader grade` sandboxes it.
 c.Execute.timeout = 300
+"""
+COURSE_LINES = """
+# Where the notebooks' tests find the grader course: its folder relative to this file, so the
+# two folders can move together ({env} set in the environment wins).
+import os
+
+os.environ.setdefault(
+    {env!r}, os.path.join(os.path.dirname(os.path.abspath(__file__)), {relative!r}))
 """
 
 
@@ -88,10 +105,12 @@ def notebook(course: Course, module: str, points: dict[str, float]) -> dict[str,
         raise CourseError(f"solutions/{module}.py lacks {', '.join(missing)}")
     notes = course.root / "notes" / f"{module}.md"
     intro = notes.read_text(encoding="utf-8") if notes.is_file() else f"# {module}.py"
+    other = next((m for m in course.modules if m != module), None)
+    example = f"# (`from {other} import ...` reads {other}.ipynb).\n" if other else ""
     cells = [
         _cell("markdown", intro, grade_id=f"intro-{module}", locked=True),
         _cell("code", "# Provided: lets this notebook import the assignment's other notebooks\n"
-                      "# (`from activations import sigmoid` reads activations.ipynb).\n"
+                      + example +
                       "import grader.integrations.notebook\n\n"
                       "grader.integrations.notebook.install()",
               grade_id=f"setup-{module}", locked=True),
@@ -105,8 +124,7 @@ def notebook(course: Course, module: str, points: dict[str, float]) -> dict[str,
             f"# Checks of {function} (run this cell as often as you like).\n"
             f"grader.integrations.notebook.check({module!r}, {function!r})\n"
             "### BEGIN HIDDEN TESTS\n"
-            f"grader.integrations.notebook.grade({module!r}, {function!r}, "
-            f"course={str(course.root)!r})\n"
+            f"grader.integrations.notebook.grade({module!r}, {function!r})\n"
             "### END HIDDEN TESTS",
             grade_id=f"{module}-{function}-test", grade=True, locked=True,
             points=points.get(function, 0.0)))
@@ -116,9 +134,20 @@ def notebook(course: Course, module: str, points: dict[str, float]) -> dict[str,
                          "language_info": {"name": "python"}}}
 
 
+def config(course: Course, root: Path) -> str:
+    """The ``nbgrader_config.py`` of the nbgrader course ``root``: the course id, the kernel's
+    timeout and, unless ``root`` lies inside the grader course, where that course is (relative
+    to the file, see the module docstring)."""
+    text = CONFIG.format(course_id=course.assignment)
+    here, there = root.resolve(), course.root.resolve()
+    if here != there and there not in here.parents:
+        text += COURSE_LINES.format(env=COURSE_ENV, relative=os.path.relpath(there, here))
+    return text
+
+
 def generate(course: Course, root: Path, assignment: str | None = None) -> list[Path]:
     """Write the source notebooks into ``root/source/<assignment>/`` (and a
-    ``nbgrader_config.py`` if the nbgrader course has none).
+    ``nbgrader_config.py`` if the nbgrader course has none: `config`).
 
     Returns
     -------
@@ -131,10 +160,10 @@ def generate(course: Course, root: Path, assignment: str | None = None) -> list[
     folder = root / "source" / name
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    config = root / "nbgrader_config.py"
-    if not config.exists():
-        config.write_text(CONFIG.format(course_id=course.assignment), encoding="utf-8")
-        written.append(config)
+    settings = root / "nbgrader_config.py"
+    if not settings.exists():
+        settings.write_text(config(course, root), encoding="utf-8")
+        written.append(settings)
     points = listing(course)
     for module in course.modules:
         nb = nbformat.from_dict(notebook(course, module, points[module]))

@@ -5,9 +5,13 @@ The generated notebooks (``grader nbgrader generate``) call this module:
 - ``install()`` lets ``from activations import sigmoid`` import the code cells of the
   ``activations.ipynb`` next to the running notebook, so each notebook is one module;
 - ``check(module, function)`` runs that function's public checks and prints the report;
-- ``grade(module, function, course=...)`` (in nbgrader's hidden test block) runs the hidden
-  tests of the function, prints the explained feedback and returns the points earned, which
-  nbgrader records as the cell's partial credit.
+- ``grade(module, function)`` (in nbgrader's hidden test block) runs the hidden tests of the
+  function, prints the explained feedback and returns the points earned, which nbgrader records
+  as the cell's partial credit.
+
+Both find the course as `locate_course` says: an explicit ``course=`` (relative to the
+notebook's folder), else ``$GRADER_COURSE``, else the nearest folder with a ``course.toml`` from
+the notebook's folder up. No generated notebook holds a path, so a course can move.
 
 What a notebook loads once (the course, its reference solutions, the digest of the student's
 files) is kept by its :class:`NotebookSession`, which lives in the notebook's own namespace.
@@ -32,12 +36,15 @@ from types import ModuleType
 from typing import Any
 
 from grader.batch.submissions import Submission, SubmissionError, notebook_modules, unpack
-from grader.course.config import Course, CourseError, load_course
+from grader.course.config import Course, CourseError, find_course, load_course
 from grader.engine.feedback import explain, summarise
 from grader.engine.runner import PASSED, run_tests
 from grader.sandbox.inprocess import InProcess
 
+#: the course folder of notebooks whose cells name none (absolute, or relative to the notebook)
 COURSE_ENV = "GRADER_COURSE"
+#: the folder in which ``nbgrader autograde`` runs notebooks: ``autograded/<student>/<assignment>``
+AUTOGRADED = "autograded"
 #: where a notebook's globals keep its `NotebookSession`
 SESSION_NAME = "__grader_session__"
 
@@ -88,9 +95,51 @@ def install(folder: str | Path | None = None) -> None:
 def _student() -> str:
     """The student id: nbgrader grades in ``autograded/<student>/<assignment>/``."""
     parts = Path.cwd().parts
-    if "autograded" in parts[:-2]:
-        return parts[parts.index("autograded") + 1]
+    if AUTOGRADED in parts[:-2]:
+        return parts[parts.index(AUTOGRADED) + 1]
     return os.environ.get("JUPYTERHUB_USER") or os.environ.get("USER") or "notebook"
+
+
+def locate_course(path: str | Path | None = None, *, folder: Path | None = None) -> Path:
+    """The course folder of a notebook running in ``folder``.
+
+    The first of: ``path``; ``$GRADER_COURSE``; ``folder`` or the nearest of its parents with a
+    ``course.toml``. Relative paths are relative to ``folder``. Inside nbgrader's
+    ``autograded/<student>/<assignment>/`` the search upwards starts at the nbgrader course
+    (the folder holding ``autograded/``), so a ``course.toml`` among a student's submitted
+    files is never taken for the course.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The course folder as the notebook names it (``course="../.."``).
+    folder : Path, optional
+        The notebook's folder (default: the current folder, which is the notebook's own in
+        Jupyter and in ``nbgrader autograde``).
+
+    Returns
+    -------
+    Path
+        The course folder, absolute (it may still lack a ``course.toml``: `load_course` says
+        so).
+
+    Raises
+    ------
+    CourseError
+        If neither is given and no folder from ``folder`` up holds a ``course.toml``.
+    """
+    here = (folder or Path.cwd()).resolve()
+    named = path or os.environ.get(COURSE_ENV)
+    if named:
+        return (here / Path(named).expanduser()).resolve()
+    parts = here.parts
+    start = Path(*parts[:parts.index(AUTOGRADED)]) if AUTOGRADED in parts[:-2] else here
+    try:
+        return find_course(start)
+    except CourseError:
+        raise CourseError(f"no course.toml in {start} or its parents: set {COURSE_ENV} to the "
+                          "course folder, or give course='<folder relative to the notebook>'"
+                          ) from None
 
 
 def _namespaces(module: str, caller: dict[str, Any]) -> dict[str, ModuleType | dict[str, Any]]:
@@ -115,8 +164,8 @@ class NotebookSession:
     Attributes
     ----------
     courses : dict
-        The course path given to `check` or `grade` (None: found from ``GRADER_COURSE`` or the
-        current folder) to the course loaded.
+        The course path given to `check` or `grade` (None: found by `locate_course`) to the
+        course loaded.
     references : dict
         A course's root to its reference solutions, by module name.
     digests : dict
@@ -129,16 +178,10 @@ class NotebookSession:
         self.digests: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def course(self, path: str | None) -> Course:
-        """The course at ``path``, else at ``GRADER_COURSE``, else around the current
-        folder (loaded on first use)."""
+        """The course at ``path``, else at ``$GRADER_COURSE``, else around the notebook's
+        folder (`locate_course`; loaded on first use)."""
         if path not in self.courses:
-            if path:
-                loaded = load_course(Path(path))
-            elif os.environ.get(COURSE_ENV):
-                loaded = load_course(Path(os.environ[COURSE_ENV]))
-            else:
-                loaded = load_course()
-            self.courses[path] = loaded
+            self.courses[path] = load_course(locate_course(path))
         return self.courses[path]
 
     def reference(self, course: Course) -> dict[str, ModuleType]:
@@ -165,7 +208,8 @@ class NotebookSession:
         try:
             loaded = self.course(course)
         except CourseError as exc:
-            print(f"Public checks unavailable: {exc}. Set {COURSE_ENV} to your course folder.")
+            hint = "" if COURSE_ENV in str(exc) else f" Set {COURSE_ENV} to your course folder."
+            print(f"Public checks unavailable: {exc}.{hint}")
             return
         specs = [s for s in loaded.collect([module], hidden=False)
                  if function is None or s.function == function]
@@ -177,7 +221,7 @@ class NotebookSession:
             print(summary.render())
 
     def grade(self, module: str, function: str, namespace: dict[str, Any], *,
-              course: str) -> float:
+              course: str | None = None) -> float:
         """Run the hidden tests of one function on ``namespace``; print the feedback and
         return the points earned."""
         loaded = self.course(course)
@@ -209,13 +253,19 @@ def session(namespace: dict[str, Any]) -> NotebookSession:
 
 
 def check(module: str, function: str | None = None, *, course: str | None = None) -> None:
-    """Run the public checks of ``module`` (or of one of its functions) on this notebook."""
+    """Run the public checks of ``module`` (or of one of its functions) on this notebook.
+
+    ``course`` is the course folder, relative to the notebook's folder (default: found by
+    `locate_course`)."""
     caller = inspect.stack()[1].frame.f_globals
     session(caller).check(module, function, caller, course=course)
 
 
-def grade(module: str, function: str, *, course: str) -> float:
+def grade(module: str, function: str, *, course: str | None = None) -> float:
     """Run the hidden tests of one function in this kernel; print the feedback and return the
-    points earned (nbgrader's partial credit for the test cell)."""
+    points earned (nbgrader's partial credit for the test cell).
+
+    ``course`` is the course folder, relative to the notebook's folder (default: found by
+    `locate_course`)."""
     caller = inspect.stack()[1].frame.f_globals
     return session(caller).grade(module, function, caller, course=course)
