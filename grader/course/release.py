@@ -115,8 +115,11 @@ def _framework(package: Path) -> tuple[str, str, list[str]]:
     if pyproject.is_file():
         project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
         if "dependencies" in project:
+            # a checkout that is a course too installs that course's dependencies: not the
+            # grader's (a course's own go into its release from its course.toml)
+            beside = _course_dependencies(package.parent / "course.toml")
             return (str(project.get("version", "0")), str(project.get("requires-python", "")),
-                    [str(d) for d in project["dependencies"]])
+                    [str(d) for d in project["dependencies"] if str(d) not in beside])
     for name in importlib.metadata.packages_distributions().get(package.name, []):
         meta = importlib.metadata.metadata(name)
         requires = importlib.metadata.requires(name) or []
@@ -124,6 +127,16 @@ def _framework(package: Path) -> tuple[str, str, list[str]]:
                 [r for r in requires if "extra ==" not in r])
     raise RuntimeError(f"cannot tell what the grader at {package} requires: no pyproject.toml "
                        "beside it and no installed distribution provides it")
+
+
+def _course_dependencies(config: Path) -> set[str]:
+    """``[course] dependencies`` of a ``course.toml`` (none if it cannot be read)."""
+    try:
+        table = tomllib.loads(config.read_text(encoding="utf-8")).get("course", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return set()
+    found = table.get("dependencies", [])
+    return {str(d) for d in found} if isinstance(found, list) else set()
 
 
 def _pyproject(course: Course, package: Path) -> str:

@@ -77,13 +77,14 @@ def with_bodies(source: str, bodies: dict[str, str], header: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def grade(class_dir: Path, out: Path, *, root: Path = ROOT) -> dict[str, dict]:
-    """Grade every submission folder of ``class_dir`` with the real CLI; results by student."""
+def grade(class_dir: Path, out: Path, *, root: Path = ROOT, code: int = 0) -> dict[str, dict]:
+    """Grade every submission folder of ``class_dir`` with the real CLI; results by student.
+    ``code`` is the exit code expected (1 where a test of the course is at fault)."""
     proc = subprocess.run(
         [sys.executable, "-m", "grader", "grade", str(class_dir), "--out", str(out),
          "--jobs", "2", "--course", str(root)],
         capture_output=True, text=True, timeout=900, cwd=root)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == code, proc.stderr[-3000:]
     return {r["student"]: dict(r) for r in results.load_all(out)}
 
 
@@ -295,7 +296,8 @@ def test_only_declared_calls_are_swapped(tmp_path: Path) -> None:
     student = tmp_path / "class" / "wrong_add_one"
     student.mkdir(parents=True)
     (student / "two.py").write_text(TWO_SOLUTION.replace("x + 1.0", "x + 7.0"), encoding="utf-8")
-    result = grade(tmp_path / "class", tmp_path / "out", root=root)["wrong_add_one"]
+    # isolating an undeclared call is the course's mistake: a grader error, exit code 1
+    result = grade(tmp_path / "class", tmp_path / "out", root=root, code=1)["wrong_add_one"]
     by_function = {t["function"]: t for t in result["tests"]}
     assert by_function["add_two"]["status"] == "passed"
     assert by_function["add_one"]["status"] != "passed"
