@@ -49,6 +49,10 @@ PUBLIC_NOTE = (
     "reference solution on new random inputs (different for every student), so passing here\n"
     "is necessary but not sufficient for full marks."
 )
+NO_CHECKS_NOTE = (
+    "The graded run compares every function with a reference solution on random inputs\n"
+    "(different for every student)."
+)
 
 
 class UsageError(CourseError):
@@ -73,16 +77,28 @@ class CheckReport:
         What will not be graded, and why (near-miss names, unreadable files).
     upload : Path or None
         The upload zip written (``grader check --zip``).
+    unwritten : tuple of str
+        The functions checked (``module.function``) whose code still only raises
+        ``NotImplementedError`` (read, not run): what a report without checks still tells.
     """
 
     functions: tuple[FunctionSummary, ...]
     files: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     upload: Path | None = None
+    unwritten: tuple[str, ...] = ()
+
+    @property
+    def has_checks(self) -> bool:
+        """Whether any public check ran (a course may have none: a release without checks)."""
+        return any(f.outcomes for f in self.functions)
 
     @property
     def ok(self) -> bool:
-        """True when every function passed all its public checks."""
+        """True when every function passed all its public checks; without any checks, when
+        every function is written (no check failed)."""
+        if not self.has_checks:
+            return not self.unwritten
         return all(f.status == PASSED for f in self.functions)
 
     def counts(self) -> dict[str, int]:
@@ -107,9 +123,16 @@ class CheckReport:
         others = ", ".join(f"{n} {s if s != 'not implemented' else 'not implemented yet'}"
                            for s, n in counts.items() if s != PASSED)
         lines.append("")
-        lines.append(f"{counts.get(PASSED, 0)} of {total} functions pass their public checks"
-                     + (f" ({others})." if others else "."))
-        lines.append(PUBLIC_NOTE)
+        if self.has_checks:
+            lines.append(f"{counts.get(PASSED, 0)} of {total} functions pass their public "
+                         "checks" + (f" ({others})." if others else "."))
+            lines.append(PUBLIC_NOTE)
+        else:
+            modules = ", ".join(dict.fromkeys(f.module for f in self.functions))
+            lines.append(f"this course has no public checks for {modules}: nothing was run"
+                         + (f"; not implemented yet: {', '.join(self.unwritten)}."
+                            if self.unwritten else "."))
+            lines.append(NO_CHECKS_NOTE)
         if self.files:
             lines.append("will be graded: " + ", ".join(self.files))
         lines.extend(f"not graded: {note}" for note in self.notes)
@@ -214,9 +237,9 @@ def check(
     workdir = Path(tempfile.mkdtemp(prefix="grader-check-"))
     try:
         found.write(workdir / "submission")
+        implemented = blame.implemented_in(workdir / "submission", loaded.modules)
         with open_sandbox(loaded, workdir / "submission", unavailable) as sandbox:
-            outcomes = blame.apply(run_checks(loaded, sandbox, selected),
-                                   blame.implemented_in(workdir / "submission", loaded.modules))
+            outcomes = blame.apply(run_checks(loaded, sandbox, selected), implemented)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     for module in selected:
@@ -228,7 +251,9 @@ def check(
         except OSError as exc:
             raise UploadError(f"cannot write {upload}: {exc.strerror or exc}") from None
     report = CheckReport(tuple(summaries), *_shown(folder, found),
-                         Path(upload) if upload is not None else None)
+                         Path(upload) if upload is not None else None,
+                         tuple(f"{s.module}.{s.function}" for s in summaries
+                               if f"{s.module}.{s.function}" not in implemented))
     if echo:
         print(report.render(), file=stream or sys.stdout)
     return report

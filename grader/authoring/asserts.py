@@ -22,6 +22,14 @@ statement would (each operand once, left to right, the message only on failure) 
   For a hidden test of a course with ``[grading] show_expected = false`` only the statement's
   source is shown, no value.
 
+The same goes for a call of an ``assert_...`` function used as a statement, the way
+``numpy.testing`` is used (``np.testing.assert_allclose(out, expected)``,
+``npt.assert_array_equal(a, b)``, a helper of the file named ``assert_shapes``): a call that
+returns records a passing check; one that raises ``AssertionError`` fails the test with the
+statement and the function's own message (numpy's mismatch report), or the statement alone
+where expected values are not shown. Only a call whose function's name starts with
+``assert_`` and whose value is not used is rewritten; other exceptions pass through unchanged.
+
 Outside a running test (an ``assert`` at import time) a failing assertion raises
 ``AssertionError`` with the same text. Rewritten statements run under ``python -O`` too.
 
@@ -49,11 +57,12 @@ import numpy as np
 from grader.authoring.expectations import CheckFailed, Expectations
 from grader.authoring.wording import py
 
-__all__ = ["HOOK", "call", "compare", "recording", "rewrite", "truth"]
+__all__ = ["HOOK", "call", "compare", "recording", "rewrite", "statement", "truth"]
 
 HOOK = "__grader_assert__"
 """The global name under which a rewritten module finds this module."""
 _LIMIT = 300  # characters of one value shown
+_ROWS = 12  # lines of an assert_... function's message shown
 #: each comparison operator's word, and the comparison it makes
 _OPS: Mapping[type[ast.cmpop], tuple[str, Callable[[Any, Any], Any]]] = MappingProxyType({
     ast.Eq: ("==", operator.eq), ast.NotEq: ("!=", operator.ne), ast.Lt: ("<", operator.lt),
@@ -79,7 +88,8 @@ def recording(expectations: Expectations) -> Iterator[None]:
 
 # -- the transform ----------------------------------------------------------------------------
 def rewrite(tree: ast.Module, source: str) -> ast.Module:
-    """Turn every ``assert`` statement of a module into a call of this module.
+    """Turn every ``assert`` statement of a module, and every ``assert_...(...)`` call used
+    as a statement (``np.testing.assert_allclose(a, b)``), into a call of this module.
 
     Parameters
     ----------
@@ -124,14 +134,38 @@ class _Rewriter(ast.NodeTransformer):
                                      ast.Constant(text), ast.Constant(self.side(test.left)),
                                      ast.Constant(self.side(test.comparators[0]))]
         elif isinstance(test, ast.Call):
-            keywords = ast.Dict([None if k.arg is None else ast.Constant(k.arg)
-                                 for k in test.keywords], [k.value for k in test.keywords])
-            name, args = "call", [test.func, ast.Tuple(list(test.args), ast.Load()), keywords,
-                                  ast.Constant(text), ast.Constant(self.text(test.func))]
+            name, args = "call", [*_parts(test), ast.Constant(text),
+                                  ast.Constant(self.text(test.func))]
         else:
             name, args = "truth", [test, ast.Constant(text)]
-        hook = ast.Attribute(ast.Name(HOOK, ast.Load()), name, ast.Load())
-        return ast.copy_location(ast.Expr(ast.Call(hook, [*args, message], [])), node)
+        return ast.copy_location(ast.Expr(_hook(name, [*args, message])), node)
+
+    def visit_Expr(self, node: ast.Expr) -> ast.stmt:
+        """``np.testing.assert_allclose(a, b)`` as a statement: `statement`."""
+        self.generic_visit(node)
+        call = node.value
+        if not isinstance(call, ast.Call):
+            return node
+        function = call.func
+        name = (function.id if isinstance(function, ast.Name)
+                else function.attr if isinstance(function, ast.Attribute) else "")
+        if not name.startswith("assert_"):
+            return node
+        args = [*_parts(call), ast.Constant(self.text(call))]
+        return ast.copy_location(ast.Expr(_hook("statement", args)), node)
+
+
+def _parts(call: ast.Call) -> list[ast.expr]:
+    """A call's function, its positional arguments as a tuple and its keyword arguments as a
+    dict (``*args`` and ``**kwargs`` unpacked in them), each evaluated once, in order."""
+    keywords = ast.Dict([None if k.arg is None else ast.Constant(k.arg) for k in call.keywords],
+                        [k.value for k in call.keywords])
+    return [call.func, ast.Tuple(list(call.args), ast.Load()), keywords]
+
+
+def _hook(name: str, args: list[ast.expr]) -> ast.Call:
+    """A call of this module's function ``name``, as a rewritten module finds it."""
+    return ast.Call(ast.Attribute(ast.Name(HOOK, ast.Load()), name, ast.Load()), args, [])
 
 
 # -- what a rewritten assertion calls ---------------------------------------------------------
@@ -157,6 +191,28 @@ def call(function: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str,
     lines = [f"assert {_shown(value)}",
              f" +  where {_shown(value)} = {function_text}({', '.join(given)})"]
     _failed(text, lines, message)
+
+
+def statement(function: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any],
+              text: str) -> None:
+    """``assert_something(*args, **kwargs)`` as a statement (``np.testing.assert_allclose``):
+    record a pass if it returns; if it raises ``AssertionError``, fail showing the statement
+    and the error's own message (the statement only where expected values are not shown).
+
+    Any other exception, `CheckFailed` from the test's own helper included, passes through.
+    Outside a running test the ``AssertionError`` is raised unchanged.
+    """
+    try:
+        function(*args, **kwargs)
+    except AssertionError as exc:
+        expectations = _current.get()
+        if expectations is None:
+            raise
+        said = [_cut(row.rstrip()) for row in str(exc).splitlines() if row.strip()]
+        text = re.sub(r"\s*\n\s*", " ", text)  # the statement on one line
+        shown = [text, *said[:_ROWS]] if expectations.show_expected else [text]
+        raise CheckFailed("\n".join(shown)) from None
+    _passed()
 
 
 def truth(value: Any, text: str, message: Callable[[], object] | None) -> None:
@@ -203,4 +259,9 @@ def _shown(value: Any) -> str:
     else:
         text = repr(py(value))
     text = re.sub(r"\n\s*", " ", text)  # a string's own newlines are escaped in its repr
+    return _cut(text)
+
+
+def _cut(text: str) -> str:
+    """``text`` cut to `_LIMIT` characters."""
     return text if len(text) <= _LIMIT else text[: _LIMIT - 3] + "..."

@@ -3,9 +3,11 @@
 Exit codes: 0 the job ran (for ``check``: every check passed), 1 the job could not complete
 (for ``check``: a check failed), 2 usage errors (unknown module, missing folder, bad option).
 
-The commands live in :mod:`grader.cli.student` (``check``, ``list``) and
+The commands live in :mod:`grader.cli.student` (``check``, ``list``),
 :mod:`grader.cli.instructor` (``grade``, ``report``, ``schema``, ``release``, ``gradescope``,
-``doctor``, ``nbgrader``); the course in use adds its own (:mod:`grader.cli.course_commands`).
+``doctor``, ``nbgrader``), :mod:`grader.cli.author` (``selftest``) and
+:mod:`grader.cli.scaffold` (``new course``, ``new module``); the course in use adds its own
+(:mod:`grader.cli.course_commands`).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from grader.cli.common import EXIT_CODES, course_option, usage, warn_isolation
+from grader.course import points
 from grader.course.config import CourseError, load_course
 from grader.util import inert
 
@@ -72,6 +73,7 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: 
         warn_isolation()
     try:
         loaded = load_course(course, secret=secret)
+        points.verify(loaded)  # the points students were told are those they are graded on
         entries: list[Path | Submission] = list(submissions)
         name = assignment or loaded.assignment
         if nbgrader_course is not None and not entries:

@@ -25,6 +25,7 @@ import importlib.util
 import re
 import sys
 import tomllib
+import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,8 +293,18 @@ def import_file(path: Path, name: str, *, checked: Catalogue | None = None,
         raise CourseError(f"{path}:{exc.lineno}: {exc.msg}") from exc
     except Exception as exc:
         del sys.modules[name]
-        raise CourseError(f"{path} failed to import: {type(exc).__name__}: {exc}") from exc
+        raise CourseError(f"{where_raised(path, exc)}: failed to import: "
+                          f"{type(exc).__name__}: {exc}") from exc
     return module
+
+
+def where_raised(path: Path, exc: BaseException) -> str:
+    """``path:line``: the innermost line of the file ``path`` that ``exc`` was raised through
+    (in a file being imported, the top-level statement that failed, e.g. an ``import`` of a
+    missing package), else ``path``."""
+    lines = [frame.lineno for frame in traceback.extract_tb(exc.__traceback__)
+             if frame.filename == str(path) and frame.lineno]
+    return f"{path}:{lines[-1]}" if lines else str(path)
 
 
 def load_modules(folder: Path, names: tuple[str, ...], *, prefix: str) -> dict[str, ModuleType]:

@@ -41,7 +41,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.course.loading import CourseError
+from grader.course.loading import CourseError, where_raised
 
 __all__ = ["MUTANTS_FOLDER", "Mutant", "MutantError", "load_mutants"]
 
@@ -167,7 +167,8 @@ def load_mutants(course_root: Path) -> list[Mutant]:
         try:  # run from its source: no bytecode cache to go stale between two quick edits
             exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
         except Exception as exc:
-            raise MutantError(f"{path} failed to import: {type(exc).__name__}: {exc}") from exc
+            raise MutantError(f"{where_raised(path, exc)}: failed to import: "
+                              f"{type(exc).__name__}: {exc}") from exc
         entries = namespace.get("MUTANTS")
         if not isinstance(entries, list):
             raise MutantError(f"{path} must define MUTANTS, a list of dicts")

@@ -11,11 +11,11 @@ import re
 import secrets
 import shutil
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from grader.course.config import Course
-from grader.course.points import listing
+from grader.course.points import listing, verify
 
 #: what a release may never contain (folders of the course root)
 SECRET_PARTS = ("solutions", "autograde_tests")
@@ -34,22 +34,35 @@ def release(course: Course, out: Path) -> list[Path]:
     ``tests/test_bundle_answers.py`` proves by grading a submission built from the bundle's
     code.
 
-    A course without ``checks/`` has no public checks, and its bundle none. The bundle is
-    written into a temporary folder beside ``out`` and moved into place when complete, so a
-    release that fails leaves no half-written folder.
+    A course without ``checks/`` has no public checks, and its bundle none. Nothing is written
+    unless the course loads as every command loads it: its public checks as ``grader check``
+    collects them, its hidden tests as ``grader grade`` does, and its ``[points]`` table
+    agreeing with the hidden tests (`grader.course.points.verify`), so no mistake of the
+    author's reaches students. The bundle is written into a temporary folder beside ``out``
+    and moved into place when complete, so a release that fails leaves no half-written folder.
 
     Returns
     -------
     list of Path
         Every file written.
+
+    Raises
+    ------
+    CourseError
+        The checks or hidden tests do not load, or ``[points]`` disagrees with the tests.
+    FileExistsError
+        ``out`` holds files.
     """
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty; choose a new folder")
+    course.collect(hidden=False)  # the public checks load as `grader check` loads them
+    points = listing(course)  # the hidden tests load as `grader grade` loads them
+    verify(course, points)
     out.parent.mkdir(parents=True, exist_ok=True)
     building = out.parent / f".{out.name}.partial-{secrets.token_hex(6)}"
     building.mkdir()  # (not mkdtemp: the bundle keeps the usual permissions)
     try:
-        _write(course, building)
+        _write(course, building, points)
         leaked = [p for p in building.rglob("*") if p.is_file() and _leaks(p.relative_to(building))]
         if leaked:
             raise RuntimeError(f"release would leak instructor files: {leaked}")
@@ -81,8 +94,9 @@ def _package_ignore(package: Path) -> Callable[[str, list[str]], set[str]]:
     return ignore
 
 
-def _write(course: Course, out: Path) -> None:
-    """Write the bundle's files into the folder ``out``."""
+def _write(course: Course, out: Path, points: Mapping[str, Mapping[str, float]]) -> None:
+    """Write the bundle's files into the folder ``out`` (``points``: the course's points,
+    module to function to points, for the bundle's ``[points]`` table)."""
     package = Path(__file__).resolve().parents[1]
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(course.exercises, out / "exercises", ignore=ignore)
@@ -96,7 +110,7 @@ def _write(course: Course, out: Path) -> None:
         elif source.is_file():
             shutil.copy2(source, out / part)
     (out / "pyproject.toml").write_text(_pyproject(course, out / "grader"), encoding="utf-8")
-    (out / "course.toml").write_text(_student_config(course), encoding="utf-8")
+    (out / "course.toml").write_text(_student_config(course, points), encoding="utf-8")
     (out / "README.md").write_text(_readme(course), encoding="utf-8")
 
 
@@ -161,7 +175,7 @@ def _pyproject(course: Course, package: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _student_config(course: Course) -> str:
+def _student_config(course: Course, points: Mapping[str, Mapping[str, float]]) -> str:
     config = tomllib.loads((course.root / "course.toml").read_text(encoding="utf-8"))
     section = config.get("course", {})
     grading = config.get("grading", {})
@@ -190,9 +204,9 @@ def _student_config(course: Course) -> str:
         lines += ["", "[commands]"]
         lines += [f"{name} = {_toml(target)}" for name, target in course.commands.items()]
     lines += ["", "[points]"]
-    for module, functions in listing(course).items():
-        for function, points in functions.items():
-            lines.append(f'"{module}.{function}" = {points:g}')
+    for module, functions in points.items():
+        for function, value in functions.items():
+            lines.append(f'"{module}.{function}" = {value:g}')
     return "\n".join(lines) + "\n"
 
 

@@ -35,14 +35,14 @@ __all__ = ["calls_mistakes", "is_stub", "marker_mistakes", "source_mistakes", "s
 _MARKERS = {"public", "graded"}
 
 
-def is_stub(node: ast.FunctionDef) -> bool:
-    """Whether a function's body is only ``raise NotImplementedError(...)`` (after an optional
-    docstring): a function the student writes."""
-    body = list(node.body)
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:]
-    return (len(body) == 1 and isinstance(body[0], ast.Raise) and body[0].exc is not None
-            and "NotImplementedError" in ast.unparse(body[0].exc))
+def is_stub(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether a function is one the student writes: its body raises ``NotImplementedError``
+    at its top level (after a docstring and any provided setup lines, nbgrader's style:
+    ``x = np.asarray(x)``, a comment, then ``raise NotImplementedError()``), so it always
+    raises before it could return an answer."""
+    return any(isinstance(statement, ast.Raise) and statement.exc is not None
+               and "NotImplementedError" in ast.unparse(statement.exc)
+               for statement in node.body)
 
 
 def source_mistakes(path: Path, tree: ast.Module, keys: Iterable[str]) -> list[str]:
@@ -172,8 +172,9 @@ def stub_mistakes(path: Path, module: str, listed: Sequence[str]) -> list[str]:
         elif not is_stub(node):
             problems.append(f"{path}:{node.lineno}: {function} is a contract function "
                             "(course.toml [functions]) but its stub does not raise "
-                            "NotImplementedError: its body must be `raise "
-                            "NotImplementedError` (after the docstring)")
+                            "NotImplementedError: its body must end with `raise "
+                            "NotImplementedError()` (after the docstring and any setup "
+                            "lines)")
     return problems
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence, Set
 from dataclasses import replace
 from pathlib import Path
 
+from grader.course.verify import is_stub
 from grader.engine.runner import FAILED, PASSED, Outcome
 
 __all__ = ["apply", "dependencies", "implemented_in", "qualified"]
@@ -83,8 +84,8 @@ class _Graph:
 
 
 def implemented_in(folder: Path, modules: Iterable[str]) -> set[str]:
-    """The functions (``module.function``) of the student's module files in ``folder`` whose
-    body is more than ``raise NotImplementedError``: read, never run. A file that is missing
+    """The functions (``module.function``) of the student's module files in ``folder`` that
+    are no longer stubs (`grader.course.verify.is_stub`): read, never run. A file that is missing
     or does not parse gives none (its functions may be stubs)."""
     found: set[str] = set()
     for module in modules:
@@ -93,13 +94,8 @@ def implemented_in(folder: Path, modules: Iterable[str]) -> set[str]:
         except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
             continue
         for node in tree.body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                body = [n for n in node.body if not (isinstance(n, ast.Expr)
-                                                     and isinstance(n.value, ast.Constant))]
-                stub = len(body) == 1 and isinstance(body[0], ast.Raise) \
-                    and "NotImplementedError" in ast.unparse(body[0])
-                if not stub:
-                    found.add(f"{module}.{node.name}")
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not is_stub(node):
+                found.add(f"{module}.{node.name}")
     return found
 
 

@@ -15,7 +15,11 @@ status is ``error`` with `Outcome.grader_error` set, and ``grader grade`` exits 
   undeclared isolation, ``ctx.ref`` in a public check), or
 - anything before the test has called the student's code at all, or an exception no value of
   the student's can cause (``NameError``, ``ImportError``, ``NotImplementedError``, a missing
-  attribute of a module or of the context).
+  attribute of a module or of the context);
+
+and when the test ends without having called the student's code at all (``ctx.ref`` where
+``ctx.student`` was meant): whatever it recorded says nothing of the submission, and would give
+every student its points silently.
 
 An exception raised after the student's code returned may come from what it returned (a list
 where an array belongs): `run_test` calls that the student's error. `run_tests`, given the
@@ -66,6 +70,14 @@ _GRADER = Path(__file__).resolve().parents[1]
 _AUTHORS_ONLY = (NameError, ImportError, NotImplementedError, SyntaxError)
 GRADER_ERROR_NOTE = ("This is a grader error: the test itself is at fault, not your code, and "
                      "it costs you nothing (you get its points). Your instructor is told.")
+#: what the author of a test that recorded nothing, or never ran the student's code, should
+#: change (`Outcome.author_note`)
+NO_CHECK_NOTE = ("this test recorded no check: make it end in ctx.expect_..., a plain assert or "
+                 "an assert_... call as a statement (np.testing.assert_allclose), and make sure "
+                 "one is reached")
+NO_CALL_NOTE = ("this test never calls the student's code (ctx.student...), so it gives every "
+                "submission the same verdict: compare what ctx.student returns, not ctx.ref "
+                "with itself")
 
 
 @dataclass
@@ -91,6 +103,10 @@ class Outcome:
     grader_error : bool
         The test failed through its own fault, not the student's (status ``error``): see the
         module docstring.
+    author_note : str
+        What the course's author should change in the test, when its fault is one the grader
+        can name (it recorded no check, it never called the student's code); ``""`` otherwise.
+        For ``grader selftest``: the feedback is the student's text.
     """
 
     spec: TestSpec
@@ -100,6 +116,7 @@ class Outcome:
     seconds: float
     calls: tuple[str, ...] = ()
     grader_error: bool = False
+    author_note: str = ""
 
     @property
     def score(self) -> float:
@@ -172,12 +189,15 @@ def run_test(
         # the test could not make sense of what the student returned
         return outcome(ERROR, "the grader could not evaluate your result "
                               f"({where}); check the types and shapes your function returns")
+    if not ctx.calls:  # it never looked at the student's code: its verdict is no one's
+        why = ("this test recorded no check and called none of your functions"
+               if ctx.passes == 0 else
+               "this test never called any of your functions, so it says nothing of your code")
+        return dataclasses.replace(grader_error(outcome(ERROR), why), author_note=NO_CALL_NOTE)
     if ctx.passes == 0:
-        if not ctx.calls:  # it never looked at the student's code
-            return grader_error(outcome(ERROR), "this test recorded no check and called none "
-                                                "of your functions")
-        return outcome(ERROR, "this test recorded no check (a problem with the test itself: "
-                              "tell your instructor)")
+        return dataclasses.replace(
+            outcome(ERROR, "this test recorded no check (a problem with the test itself: "
+                           "tell your instructor)"), author_note=NO_CHECK_NOTE)
     return outcome(PASSED)
 
 

@@ -32,17 +32,15 @@ from pathlib import Path
 
 from grader.course.config import Course, CourseError, TestSpec
 from grader.course.mutants import MutantError, load_mutants
-from grader.course.points import listing
-from grader.engine.feedback import explain
+from grader.course.points import listing, mistakes
 from grader.engine.runner import PASSED
 from grader.engine.selftest_mutants import check_mutant
 from grader.engine.selftest_rows import (
-    EPSILON,
     Row,
     SelfTestReport,
     Signature,
     difference,
-    line,
+    for_author,
     signature,
     some,
 )
@@ -138,7 +136,7 @@ def _reference(grader: TrustedGrader, students: Sequence[str],
     def graded(student: str) -> tuple[Signature, list[str]]:
         outcomes = grader.grade(course.solutions, student)
         return signature(outcomes), [f"{o.spec.test_id} fails for {student}: "
-                                      f"{line(explain(o))}" for o in outcomes
+                                      f"{for_author(o)}" for o in outcomes
                                       if o.status != PASSED]
 
     results = list(forked_map(graded, students, jobs))
@@ -149,7 +147,7 @@ def _reference(grader: TrustedGrader, students: Sequence[str],
             Row("reference: full marks", True, f"{len(students)} ids x {len(grader.hidden)} "
                                                f"tests: {total:g}/{total:g} points each"))
     checks = grader.check(course.solutions, course.modules)
-    failed = [f"{o.spec.test_id}: {line(explain(o))}" for o in checks if o.status != PASSED]
+    failed = [f"{o.spec.test_id}: {for_author(o)}" for o in checks if o.status != PASSED]
     checked = (Row("reference: passes every public check", False, some(failed, "failures"))
                if failed else
                Row("reference: passes every public check", True, f"{len(checks)} checks"))
@@ -166,7 +164,7 @@ def _stubs(grader: TrustedGrader, student: str, first: dict[str, Signature]) -> 
     first["stubs"] = signature(outcomes)
     wrong = [f"{o.spec.test_id} {'passes' if o.status == PASSED else o.status.value}"
              f"{'' if o.status == PASSED else ' without NotImplementedError'}: "
-             f"{line(explain(o)) or 'no feedback'}"
+             f"{for_author(o) or 'no feedback'}"
              for o in outcomes if o.status == PASSED or not o.not_implemented]
     score = sum(o.score for o in outcomes)
     if wrong:
@@ -202,16 +200,7 @@ def _points(course: Course) -> Row:
     if not course.points:
         return Row(name, True, f"no [points] table; the hidden tests give {total:g} "
                                f"({modules})")
-    given = {**{f"{m}.{f}": p for m, fs in points.items() for f, p in fs.items()},
-             **{m: sum(fs.values()) for m, fs in points.items()}}
-    problems = [f"[points] {key!r} names no course module or function"
-                for key in course.points if key not in given]
-    problems += [f"{key}: the hidden tests give {given[key]:g}, [points] says {value:g}"
-                 for key, value in course.points.items()
-                 if key in given and abs(given[key] - value) > EPSILON]
-    problems += [f"{m}.{f}: the hidden tests give {p:g}, [points] lists neither it nor {m}"
-                 for m, fs in points.items() for f, p in fs.items()
-                 if p and f"{m}.{f}" not in course.points and m not in course.points]
+    problems = mistakes(course, points)
     if problems:
         return Row(name, False, some(problems, "problems"))
     return Row(name, True, f"{len(course.points)} entries of [points] match; {total:g} in all")

@@ -14,7 +14,7 @@ from grader.course.config import Course, CourseError
 from grader.course.mutants import Mutant
 from grader.engine.feedback import explain
 from grader.engine.runner import PASSED, Outcome
-from grader.engine.selftest_rows import EPSILON, Row, Signature, line, signature
+from grader.engine.selftest_rows import EPSILON, Row, Signature, for_author, line, signature
 from grader.engine.trusted import TrustedGrader
 
 __all__ = ["check_mutant"]
@@ -87,26 +87,34 @@ def _mutant_row(mutant: Mutant, outcomes: Sequence[Outcome], checks: Sequence[Ou
         lost[key] = lost.get(key, 0.0) + o.spec.points - o.score
     problems = [f"{f} loses {p:g} points too" for f, p in lost.items()
                 if f != own and f not in mutant.also_costs and p > EPSILON]
+    told: set[str] = set()  # the tests at fault already named
     if lost.get(own, 0.0) <= EPSILON:
-        problems.insert(0, f"loses no points: every hidden test of {own} passes")
+        broken = [o for o in outcomes if _function(o) == own and o.grader_error]
+        told.update(o.spec.test_id for o in broken)
+        problems.insert(0, f"loses no points: {_at_fault(broken)}" if broken
+                        else f"loses no points: every hidden test of {own} passes")
     problems += [f"also_costs names {f}, which loses no points" for f in mutant.also_costs
                  if lost.get(f, 0.0) <= EPSILON]
     test_id = f"{mutant.module}::{mutant.test}" if mutant.test else None
-    meant = [o for o in outcomes if o.status != PASSED and (
-        o.spec.test_id == test_id if test_id else f"{o.spec.module}.{o.spec.function}" == own)]
-    if test_id is not None and not meant:
-        problems.append(f"{test_id}, the test meant to catch it, passes")
+    meant = [o for o in outcomes if o.status != PASSED and not o.grader_error and (
+        o.spec.test_id == test_id if test_id else _function(o) == own)]
+    if test_id is not None and not meant and test_id not in told:
+        target = [o for o in outcomes if o.spec.test_id == test_id and o.grader_error]
+        problems.append(f"the test meant to catch it, {_at_fault(target)}" if target
+                        else f"{test_id}, the test meant to catch it, passes")
     title = catalogue[mutant.key].title
     if mutant.title_in_feedback and not any(title in explain(o) for o in meant):
         said = f" (it says: {line(explain(meant[0]))})" if meant else ""
         problems.append(f"its title {title!r} is not in the feedback of "
                         f"{test_id or 'a test of ' + own}{said}")
-    failed_check = next((o for o in checks if f"{o.spec.module}.{o.spec.function}" == own
-                         and o.status != PASSED), None)
+    failed_check = next((o for o in checks if _function(o) == own
+                         and o.status != PASSED and not o.grader_error), None)
     if failed_check is None:
-        problems.append(f"passes every public check of {own}"
-                        if any(f"{o.spec.module}.{o.spec.function}" == own for o in checks)
-                        else f"{own} has no public check to fail")
+        mine = [o for o in checks if _function(o) == own]
+        faulty = [o for o in mine if o.grader_error]
+        problems.append(f"fails no public check of {own}: {_at_fault(faulty)}" if faulty else
+                        f"passes every public check of {own}" if mine else
+                        f"{own} has no public check to fail")
     name = f"mutant {mutant.name}"
     if problems or failed_check is None:
         return Row(name, False, "; ".join(problems))
@@ -115,3 +123,18 @@ def _mutant_row(mutant: Mutant, outcomes: Sequence[Outcome], checks: Sequence[Ou
     also = "".join(f", {lost[f]:g} in {f} (also_costs)" for f in mutant.also_costs)
     return Row(name, True, f"loses {lost[own]:g} points in {own}{also or ' only'}{named}; "
                            f"fails {failed_check.spec.test_id}")
+
+
+def _function(outcome: Outcome) -> str:
+    """The function a test grades, as ``module.function``."""
+    return f"{outcome.spec.module}.{outcome.spec.function}"
+
+
+def _at_fault(broken: Sequence[Outcome]) -> str:
+    """Tests that failed through their own fault (grader errors, which give their points and
+    so hide a mutant) named, and the first one's cause."""
+    names = ", ".join(o.spec.test_id for o in broken)
+    said = for_author(broken[0]).rstrip(".")
+    if len(broken) == 1:
+        return f"{names} is at fault itself, a grader error ({said})"
+    return f"{names} are at fault themselves, grader errors ({said})"

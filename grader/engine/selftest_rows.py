@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from grader.engine.feedback import explain
 from grader.engine.runner import Outcome
 
-__all__ = ["EPSILON", "Row", "SelfTestReport", "Signature", "difference", "line", "signature",
-           "some"]
+__all__ = ["EPSILON", "Row", "SelfTestReport", "Signature", "difference", "for_author", "line",
+           "signature", "some"]
 
 #: points closer than this are equal
 EPSILON = 1e-9
@@ -85,6 +85,13 @@ def difference(a: tuple[str, str, float, str], b: tuple[str, str, float, str]) -
     if a[1:3] != b[1:3]:
         return f"{a[0]} was {a[1]} ({a[2]:g} points), then {b[1]} ({b[2]:g} points)"
     return f"{a[0]}'s feedback changed: {line(a[3])!r} then {line(b[3])!r}"
+
+
+def for_author(outcome: Outcome) -> str:
+    """One line on a test that did not pass, for the course's author: what to change in the
+    test where the grader can name it (`grader.engine.runner.Outcome.author_note`), else the
+    first line of its feedback (never the students' "tell your instructor")."""
+    return outcome.author_note or line(explain(outcome))
 
 
 def line(text: str, width: int = 160) -> str:

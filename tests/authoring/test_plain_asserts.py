@@ -134,6 +134,84 @@ def test_are_the_student_s_and_the_reference_s_asserts_left_alone(tmp_path: Path
     assert str(caught.value) == ""
 
 
+STATEMENTS = '''
+import numpy as np
+import numpy.testing as npt
+
+def allclose(a, b):
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+def array_equal(a, b):
+    npt.assert_array_equal(a, b)
+
+def assert_positive(x):
+    assert x > 0
+
+def helper(x):
+    assert_positive(x)
+
+def raises_else(x):
+    np.testing.assert_allclose(x, np.ones(2))
+
+def value_used(a, b):
+    return np.testing.assert_allclose(a, b)
+
+def assert_broken(x):
+    raise ValueError(x)
+
+def broken(x):
+    assert_broken(x)
+'''
+
+
+@pytest.fixture(scope="module")
+def statements(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    """``STATEMENTS`` imported as a test file is: its ``assert_...`` statements rewritten."""
+    path = tmp_path_factory.mktemp("tests") / "test_statements.py"
+    path.write_text(STATEMENTS, encoding="utf-8")
+    return import_file(path, "_test_plain_asserts_statements", checked=Catalogue.builtin(),
+                       problems=[])
+
+
+def test_does_an_assert_function_called_as_a_statement_record_a_check(
+        statements: ModuleType) -> None:
+    """``np.testing.assert_allclose``, ``npt.assert_array_equal`` and a helper named
+    ``assert_...``: a call that returns is a passing check (the helper's own assert too)."""
+    import numpy as np
+
+    assert passes(statements.allclose, np.ones(3), np.ones(3)) == 1
+    assert passes(statements.array_equal, [1, 2], np.array([1, 2])) == 1
+    assert passes(statements.helper, 1.0) == 2
+
+
+def test_does_a_failing_assert_function_fail_with_its_own_message(
+        statements: ModuleType) -> None:
+    """The statement, then numpy's message; only the statement without expected values."""
+    import numpy as np
+
+    message = failure(statements.allclose, np.array([1.0, 2.0]), np.array([1.0, 3.0]))
+    first, *rest = message.splitlines()
+    assert first == "np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)"
+    assert "Not equal to tolerance rtol=0, atol=1e-12" in rest
+    assert any("Mismatched elements: 1 / 2" in row for row in rest)
+    hidden = failure(statements.allclose, np.array([1.0, 2.0]), np.array([1.0, 3.0]),
+                     show_expected=False)
+    assert hidden == "np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)"
+    # the helper's own rewritten assert fails with its values, not wrapped again
+    assert failure(statements.helper, -1.0) == "assert -1.0 > 0\n +  where -1.0 = x"
+
+
+def test_is_an_assert_function_left_alone_outside_a_test_or_when_its_value_is_used(
+        statements: ModuleType) -> None:
+    import numpy as np
+
+    with pytest.raises(AssertionError, match="Not equal to tolerance"):
+        statements.raises_else(np.zeros(2))
+    with asserts.recording(Expectations()), pytest.raises(ValueError, match=r"^7$"):
+        statements.broken(7)  # not an AssertionError: it passes through unchanged
+    assert passes(statements.value_used, 1.0, 1.0) == 0
+
+
 # -- through the command line -----------------------------------------------------------------
 PLAIN_CHECK = '''
 

@@ -21,7 +21,16 @@ from grader.course.config import Course
 from grader.course.config import TestSpec as Spec
 from grader.engine import results
 from grader.engine.feedback import FunctionSummary
-from grader.engine.runner import ERROR, FAILED, PASSED, Outcome, run_test, run_tests
+from grader.engine.runner import (
+    ERROR,
+    FAILED,
+    NO_CALL_NOTE,
+    NO_CHECK_NOTE,
+    PASSED,
+    Outcome,
+    run_test,
+    run_tests,
+)
 from grader.sandbox.inprocess import InProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,6 +177,33 @@ def test_is_a_stub_still_not_implemented() -> None:
 
     outcome = graded(sound, student(_stub))
     assert outcome.not_implemented and not outcome.grader_error and outcome.score == 0.0
+
+
+def test_is_a_test_that_never_calls_the_student_a_grader_error() -> None:
+    """``ctx.ref`` where ``ctx.student`` was meant: the test passes whatever the student
+    wrote (a stub too), so it is the test's fault, and selftest's note tells the author."""
+    def reference_with_itself(ctx: Context) -> None:
+        x = ctx.rng.normal(size=3)
+        ctx.expect_close(ctx.ref.add_one(x), ctx.ref.add_one(x), rtol=1e-12, atol=1e-12)
+
+    for runner in (student(), student(_stub), student(_add_one_wrong)):
+        outcome = graded(reference_with_itself, runner, points=2.0)
+        assert outcome.grader_error and outcome.status == ERROR and outcome.score == 2.0
+        assert "never called any of your functions" in outcome.feedback
+        assert outcome.author_note == NO_CALL_NOTE
+
+
+def test_does_a_test_that_records_nothing_tell_the_author_what_to_change() -> None:
+    """The student reads "tell your instructor"; the author (selftest) reads what to use."""
+    def forgets_to_check(ctx: Context) -> None:
+        ctx.student.add_one(1.0)
+
+    outcome = run_test(spec(forgets_to_check), student(), seed=1, reference=REFERENCE)
+    assert outcome.status == ERROR and "tell your instructor" in outcome.feedback
+    assert outcome.author_note == NO_CHECK_NOTE
+    assert "ctx.expect_" in NO_CHECK_NOTE and "tell your instructor" not in NO_CHECK_NOTE
+    confirmed = graded(forgets_to_check)  # the reference records nothing either
+    assert confirmed.grader_error and confirmed.author_note == NO_CHECK_NOTE
 
 
 # -- what reads the outcome -------------------------------------------------------------------

@@ -217,6 +217,38 @@ def test_is_a_mutant_named_in_the_feedback_where_it_says_so(course: Path) -> Non
                              "moments::test_variance_matches_reference (it says: ")
 
 
+def test_does_a_mutant_row_name_a_test_that_errored_instead_of_passing(course: Path) -> None:
+    """A NameError in the variance test gives its points to everyone (a grader error): the
+    mutant row names the broken test and the error, not "every hidden test passes"."""
+    edit(course / "autograde_tests" / "test_moments.py", "ctx.ref.variance(x)",
+         "ctx.ref.variance(xx)")
+    reasons = failed(run(course, ids=1))
+    reason = reasons["mutant moments-0-scaled_by_constant"]
+    assert reason.startswith("loses no points: moments::test_variance_matches_reference is "
+                             "at fault itself, a grader error (the test raised NameError: "
+                             "name 'xx' is not defined"), reason
+    assert "every hidden test" not in reason and "the test meant to catch it" not in reason
+    assert "moments::test_variance_matches_reference fails for selftest-0: the test raised " \
+        "NameError" in reasons["reference: full marks"]
+
+
+def test_do_tests_that_record_nothing_or_call_nothing_tell_the_author(course: Path) -> None:
+    """A check that records nothing and a hidden test that never calls the student's code
+    (ctx.ref compared with itself): each row says what to change, in the author's words."""
+    with (course / "checks" / "check_moments.py").open("a", encoding="utf-8") as fh:
+        fh.write('\n\n@public("mean")\ndef check_mean_silent(ctx: Context) -> None:\n'
+                 '    """mean runs"""\n    ctx.student.mean(SAMPLE)\n')
+    edit(course / "autograde_tests" / "test_moments.py", "ctx.student.variance(x)",
+         "ctx.ref.variance(x)")
+    reasons = failed(run(course, ids=1))
+    checks = reasons["reference: passes every public check"]
+    assert checks.startswith("moments::check_mean_silent: this test recorded no check: ")
+    assert "tell your instructor" not in checks
+    full = reasons["reference: full marks"]
+    assert "moments::test_variance_matches_reference fails for selftest-0: " in full
+    assert "never calls the student's code" in full
+
+
 @pytest.mark.parametrize(("entry", "cause"), [
     ('"module": "moments", "function": "skew", "old": "x", "new": "y"',
      "moments.skew is not a contract function of the course"),
