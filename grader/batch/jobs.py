@@ -14,8 +14,8 @@ import hashlib
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -99,7 +99,8 @@ def read_submission(submission: Submission, modules: Sequence[str]) -> Job:
 
 
 def grade_job(job: Job, course: Course, specs: Sequence[TestSpec],
-              reference: Mapping[str, ModuleType], secret: str | None) -> results.Result:
+              reference: Mapping[str, ModuleType], secret: str | None,
+              confirmed: MutableMapping[str, bool] | None = None) -> results.Result:
     """Run the hidden tests on a job's modules in one sandbox and build its result.
 
     Both executors grade through this one function: the local executor in a forked worker,
@@ -115,6 +116,8 @@ def grade_job(job: Job, course: Course, specs: Sequence[TestSpec],
         The course's hidden tests and reference solutions, loaded in this process.
     secret : str or None
         Course secret for the per-student inputs.
+    confirmed : mutable mapping of str to bool, optional
+        Tests the reference was seen to pass in this worker (`grader.engine.runner.confirm`).
 
     Returns
     -------
@@ -139,7 +142,7 @@ def grade_job(job: Job, course: Course, specs: Sequence[TestSpec],
         outcomes = grade_folder(course, folder, student=job.student, secret=secret,
                                 specs=specs, reference=reference,
                                 unavailable={**unavailable, **missing}, digest=digest,
-                                attempts=attempts, copy=False)
+                                attempts=attempts, copy=False, confirmed=confirmed)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return results.build(course, job.student, outcomes, errors=errors, source=job.source,
@@ -178,6 +181,10 @@ class BatchState:
     out: Path
     secret: str | None
     gradescope: bool
+    #: tests the reference was seen to pass, filled as this worker grades (each forked
+    #: worker fills its own copy): a failing test is re-run on the reference once per
+    #: worker, not once per student (`grader.engine.runner.confirm`)
+    confirmed: dict[str, bool] = field(default_factory=dict)
 
     @classmethod
     def load(cls, course: Course, out: Path, *, secret: str | None = None,
@@ -191,7 +198,8 @@ class BatchState:
         """Read, grade and write one submission's result (and Gradescope file) atomically:
         what a local worker does with each submission."""
         job = read_submission(submission, self.course.modules)
-        result = grade_job(job, self.course, self.specs, self.reference, self.secret)
+        result = grade_job(job, self.course, self.specs, self.reference, self.secret,
+                           self.confirmed)
         self.write(result)
         return Graded.of(result)
 

@@ -4,7 +4,7 @@ course run in it."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -75,6 +75,7 @@ def grade_folder(
     digest: str = "",
     attempts: list[str] | None = None,
     copy: bool = True,
+    confirmed: MutableMapping[str, bool] | None = None,
 ) -> list[Outcome]:
     """Run the hidden tests on a folder of student modules.
 
@@ -100,6 +101,9 @@ def grade_folder(
     copy : bool, default True
         False: ``folder`` is a private temporary copy, adopted by the sandbox rather than
         copied again (`open_sandbox`).
+    confirmed : mutable mapping of str to bool, optional
+        Tests the reference was seen to pass, shared across one worker's submissions
+        (`grader.engine.runner.confirm`).
 
     Returns
     -------
@@ -111,7 +115,8 @@ def grade_folder(
     with open_sandbox(course, folder, unavailable, copy=copy) as sandbox:
         outcomes = run_tests(specs, sandbox, student=student,
                              secret=secret if secret is not None else course.secret,
-                             reference=reference, progress=progress, digest=digest)
+                             reference=reference, progress=progress, digest=digest,
+                             confirmed=confirmed)
         if attempts is not None:
             attempts.extend(getattr(sandbox, "attempts", []))
         return outcomes

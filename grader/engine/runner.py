@@ -36,7 +36,7 @@ import dataclasses
 import hashlib
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -262,25 +262,29 @@ def run_tests(
     reference: Mapping[str, ModuleType] | None = None,
     progress: Callable[[Outcome], None] | None = None,
     digest: str = "",
+    confirmed: MutableMapping[str, bool] | None = None,
 ) -> list[Outcome]:
     """Run tests in order on one sandbox; one outcome per test, whatever happens.
 
     Each test is seeded by `seed_for` from ``secret``, ``student``, its id and ``digest``
-    (the digest of the files graded; empty for the public checks).
+    (the digest of the files graded; empty for the public checks). ``confirmed`` remembers,
+    across the submissions one worker grades, which tests the reference was seen to pass
+    (`confirm`).
     """
     outcomes = []
     for spec in specs:
         seed = seed_for(secret, student, spec.test_id, digest)
         result = run_test(spec, sandbox, seed=seed, reference=reference)
         if reference is not None:
-            result = confirm(result, seed=seed, reference=reference)
+            result = confirm(result, seed=seed, reference=reference, confirmed=confirmed)
         outcomes.append(result)
         if progress is not None:
             progress(result)
     return outcomes
 
 
-def confirm(outcome: Outcome, *, seed: int, reference: Mapping[str, ModuleType]) -> Outcome:
+def confirm(outcome: Outcome, *, seed: int, reference: Mapping[str, ModuleType],
+            confirmed: MutableMapping[str, bool] | None = None) -> Outcome:
     """A hidden test's outcome, or a grader error if the reference does not pass the test
     either on the same inputs.
 
@@ -298,6 +302,11 @@ def confirm(outcome: Outcome, *, seed: int, reference: Mapping[str, ModuleType])
     reference : mapping of str to module
         The reference solutions, run here, in this process
         (`grader.sandbox.inprocess.InProcess`).
+    confirmed : mutable mapping of str to bool, optional
+        Test ids the reference was already seen to pass (for another student of the same
+        worker): not run again, so a class of failing students costs one run of the
+        reference per test, not one per student. A reference that fails only for some seeds
+        is `grader selftest`'s to find (it grades the reference for many ids).
 
     Returns
     -------
@@ -307,8 +316,12 @@ def confirm(outcome: Outcome, *, seed: int, reference: Mapping[str, ModuleType])
     if (outcome.status in (PASSED, TIMEOUT) or outcome.grader_error or outcome.not_implemented
             or outcome.spec.points <= 0):
         return outcome
+    if confirmed is not None and confirmed.get(outcome.spec.test_id):
+        return outcome
     again = run_test(outcome.spec, InProcess(dict(reference)), seed=seed, reference=reference)
     if again.status == PASSED:
+        if confirmed is not None:
+            confirmed[outcome.spec.test_id] = True
         return outcome
     said = (again.feedback.strip().splitlines() or ["no feedback"])[0][:300]
     return grader_error(outcome, "the reference solution does not pass this test either, on "

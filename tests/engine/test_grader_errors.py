@@ -284,3 +284,42 @@ def test_does_grade_exit_1_naming_the_test_and_charge_no_student(tmp_path: Path)
     assert "2 regraded (grader errors before)" in again.stdout
     bob = json.loads((out / "bob.json").read_text(encoding="utf-8"))
     assert bob["score"] == 0.0 and bob["grader_errors"] == []
+
+
+def test_is_a_failing_test_run_on_the_reference_once_per_worker(tmp_path: Path) -> None:
+    """A class of students failing the same test: the reference is run again on that test for
+    the first of them only (the worker remembers it passed), and every student's outcome is
+    the same as without the memo: a failure, not a grader error."""
+    from conftest import TOY_SOLUTION, make_toy_course
+
+    from grader.engine import runner
+    from grader.engine.grading import grade_folder
+
+    course = make_toy_course(tmp_path / "course")
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    (wrong / "toy.py").write_text(TOY_SOLUTION.replace("+ 1", "+ 2"), encoding="utf-8")
+    reruns: list[str] = []
+    real = runner.run_test
+
+    def counting(spec, sandbox, **kwargs):  # type: ignore[no-untyped-def]
+        if type(sandbox).__name__ == "InProcess":
+            reruns.append(spec.test_id)
+        return real(spec, sandbox, **kwargs)
+
+    confirmed: dict[str, bool] = {}
+    runner.run_test = counting  # type: ignore[assignment]
+    try:
+        outcomes = [grade_folder(course, wrong, student=s, confirmed=confirmed)
+                    for s in ("s1", "s2", "s3")]
+        plain = grade_folder(course, wrong, student="s4")
+    finally:
+        runner.run_test = real  # type: ignore[assignment]
+    failed = [o.spec.test_id for o in outcomes[0]
+              if o.status == runner.FAILED and o.spec.points > 0]
+    assert failed, [o.status for o in outcomes[0]]
+    assert reruns.count(failed[0]) == 2  # once with the memo (s1), once without it (s4)
+    assert confirmed == dict.fromkeys(failed, True)
+    for graded in (*outcomes, plain):
+        assert [o.status for o in graded] == [o.status for o in outcomes[0]]
+        assert not any(o.grader_error for o in graded)
