@@ -8,15 +8,13 @@ from pathlib import Path
 
 import click
 
-from grader.cli.common import course_option, usage
+from grader.cli.common import course_option, exit_codes, usage
 from grader.course.config import CourseError, load_course
 from grader.util import inert
 
-SELFTEST_EXIT_CODES = """\b
-Exit codes:
-  0  every check passed
-  1  some check failed (the table says which, and why)
-  2  usage error (no course, a course that cannot be graded, bad option)"""
+SELFTEST_EXIT_CODES = exit_codes("every check passed",
+                                 "some check failed (the table says which, and why)",
+                                 "no course, a course that cannot be graded, bad option")
 
 
 @click.command(epilog=SELFTEST_EXIT_CODES)

@@ -12,11 +12,36 @@ import click
 from grader.course.config import CourseError
 from grader.util import inert
 
-EXIT_CODES = """\b
-Exit codes:
-  0  the job ran (check: every public check passed)
-  1  the job could not complete (check: some check failed)
-  2  usage error (unknown module, missing folder, bad option)"""
+
+def exit_codes(ok: str, failed: str | None,
+               misuse: str = "unknown module, missing folder, bad option") -> str:
+    """The ``Exit codes:`` epilog of one command, true for that command.
+
+    Parameters
+    ----------
+    ok : str
+        What exit code 0 means here ("every public check passed").
+    failed : str or None
+        What exit code 1 means here; None for a command that never exits 1.
+    misuse : str
+        What counts as a usage error (exit code 2) here.
+
+    Returns
+    -------
+    str
+        The epilog, kept as written by click (``\\b``).
+    """
+    lines = ["\b", "Exit codes:", f"  0  {ok}"]
+    if failed is not None:
+        lines.append(f"  1  {failed}")
+    lines.append(f"  2  usage error ({misuse})")
+    return "\n".join(lines)
+
+
+#: the group's own epilog: what the codes mean across commands (each command says its own)
+EXIT_CODES = exit_codes("the command did its job (for check: every public check passed)",
+                        "it could not, or something it checks failed (each command's --help "
+                        "says which)")
 
 course_option = click.option(
     "--course", type=click.Path(path_type=Path, file_okay=False),

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import click
 
-from grader.cli.common import EXIT_CODES, course_option, usage, warn_isolation
+from grader.cli.common import course_option, exit_codes, usage, warn_isolation
 from grader.course import points
 from grader.course.config import CourseError, load_course
 from grader.util import inert
 
 
-@click.command(epilog=EXIT_CODES.replace("(check: every public check passed)",
-                                        "(every submission got a result, whatever its score)")
-              .replace("(check: some check failed)",
-                       "(the grader failed, or a test failed through its own fault)"))
+@click.command(epilog=exit_codes(
+    "every submission got a result, whatever its score",
+    "the grader failed, or a hidden test failed through its own fault (the course's error)",
+    "no course, missing submissions, bad option"))
 @click.argument("submissions", nargs=-1, type=click.Path(path_type=Path, exists=False))
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Output folder for <student>.json, gradebook.csv, ...")
@@ -112,8 +112,8 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: 
     raise SystemExit(0 if report.ok else 1)
 
 
-@click.command("report", epilog=EXIT_CODES.replace(" (check: every public check passed)", "")
-              .replace("(check: some check failed)", "(the page could not be written)"))
+@click.command("report", epilog=exit_codes("the page was written", "the page could not be "
+                                           "written", "no results in DIR, bad option"))
 @click.argument("results_dir", metavar="DIR",
                 type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
@@ -144,7 +144,7 @@ def report_(results_dir: Path, out_file: Path | None, course: Path | None) -> No
     click.echo(f"report: {written}")
 
 
-@click.command(epilog=EXIT_CODES)
+@click.command(epilog=exit_codes("the schema was printed", None, "bad option"))
 def schema() -> None:
     """Print the JSON Schema of a result file."""
     import json
@@ -154,7 +154,8 @@ def schema() -> None:
     click.echo(json.dumps(result_schema(), indent=2))
 
 
-@click.command(epilog=EXIT_CODES)
+@click.command(epilog=exit_codes("the bundle was written", None, "no course, a course that "
+                                 "does not load, a folder that is not empty"))
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="An empty (or new) folder for the student bundle.")
 @course_option
@@ -170,7 +171,8 @@ def release(out: Path, course: Path | None) -> None:
     click.echo(f"wrote {len(written)} files to {out}")
 
 
-@click.command(epilog=EXIT_CODES)
+@click.command(epilog=exit_codes("results.json was written, whatever the score", None,
+                                 "no course at --course, bad option"))
 @click.option("--submission", type=click.Path(path_type=Path, file_okay=False),
               default=Path("/autograder/submission"), show_default=True)
 @click.option("--results", "results_file", type=click.Path(path_type=Path, dir_okay=False),
@@ -193,7 +195,7 @@ def gradescope(submission: Path, results_file: Path, metadata: Path, course: Pat
     click.echo(f"score {score:g}; wrote {results_file}")
 
 
-@click.command(epilog=EXIT_CODES)
+@click.command(epilog=exit_codes("the report was printed", None, "bad option"))
 def doctor() -> None:
     """Report which protections of the sandbox are active on this machine."""
     import os
@@ -253,7 +255,8 @@ def nbgrader() -> None:
     """The nbgrader bridge: source notebooks for an nbgrader course."""
 
 
-@nbgrader.command("generate", epilog=EXIT_CODES)
+@nbgrader.command("generate", epilog=exit_codes("the notebooks were written", None,
+                                                 "no course, bad option"))
 @click.option("--course", "nb_course", type=click.Path(path_type=Path, file_okay=False),
               required=True, help="The nbgrader course folder (source/ goes in it).")
 @click.option("--assignment", help="Assignment name (default: the course's).")

@@ -7,14 +7,12 @@ from typing import NoReturn
 
 import click
 
-from grader.cli.common import EXIT_CODES, course_option, usage
+from grader.cli.common import course_option, exit_codes, usage
 from grader.course.config import CourseError, load_course
 from grader.util import inert
 
-_EXIT_CODES = EXIT_CODES.replace(" (check: every public check passed)", "").replace(
-    "(check: some check failed)", "(a file could not be written)").replace(
-    "(unknown module, missing folder, bad option)",
-    "(a folder that is not empty, a name taken or invalid)")
+_EXIT_CODES = exit_codes("the files were written", "a file could not be written",
+                         "a folder that is not empty, a name taken or invalid")
 
 
 def _cannot_write(exc: OSError) -> NoReturn:

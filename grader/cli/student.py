@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
-from grader.cli.common import EXIT_CODES, course_option, student_errors, usage
+from grader.cli.common import course_option, exit_codes, student_errors, usage
 from grader.course.config import CourseError, load_course
 
 
-@click.command(epilog=EXIT_CODES)
+@click.command(epilog=exit_codes("every public check passed", "some public check failed, or "
+                                 "the sandbox could not start"))
 @click.argument("modules", nargs=-1)
 @click.option("--path", type=click.Path(path_type=Path),
               help="Folder of your modules, or your whole release folder (default: the "
@@ -37,7 +38,8 @@ def check(modules: tuple[str, ...], path: Path | None, upload: Path | None,
     raise SystemExit(0 if report.ok else 1)
 
 
-@click.command("list", epilog=EXIT_CODES)
+@click.command("list", epilog=exit_codes("the list was printed", None,
+                                         "no course, bad option"))
 @course_option
 def list_(course: Path | None) -> None:
     """Show the course's modules, functions and points."""
