@@ -15,8 +15,11 @@ from .capstone import BATCH_SIZE, EPOCHS, HIDDEN, LR, SEED
 from .options import course_option, exit_codes
 
 
-@click.command("curves", epilog=exit_codes("the figure was written",
-                                           "one of your functions failed"))
+@click.command("curves", epilog=exit_codes(
+    "the figure was written",
+    "one of your functions failed, the sandbox could not start, or the figure could not be "
+    "written",
+    "an --out that is not .png or .svg, --reference with --path, no course, bad option"))
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="The figure to write: a .png or .svg file.")
 @click.option("--epochs", type=click.IntRange(min=1), default=EPOCHS, show_default=True,
@@ -49,5 +52,7 @@ def curves(out: Path, epochs: int, batch_size: int, lr: float, hidden: int, seed
         written = result.save(out)
     except CurvesError as exc:
         raise click.ClickException(terminal(str(exc))) from None
+    except OSError as exc:
+        raise click.ClickException(terminal(f"cannot write {out}: {exc}")) from None
     click.echo(terminal(result.summary()))
     click.echo(f"figure: {written}")

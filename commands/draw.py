@@ -13,6 +13,8 @@ from pathlib import Path
 
 import matplotlib
 
+from grader.util.files import atomic_write
+
 from .compgraph import (
     ERROR,
     GIVEN,
@@ -195,7 +197,6 @@ def save(graph: ComputationalGraph, path: Path) -> Path:
     format = path.suffix.lower().lstrip(".")
     if format not in FORMATS:
         raise ValueError(f"cannot draw {path.name}: the output must end in .svg or .png")
-    data = render(graph, format)
-    path.write_bytes(data)
+    atomic_write(path, render(graph, format))
     return path
 

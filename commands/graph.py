@@ -16,7 +16,9 @@ from .options import course_option, exit_codes
 
 @click.command("graph", epilog=exit_codes(
     "the graph was drawn, red marks or not",
-    "the sandbox could not start, or the file could not be written"))
+    "the sandbox could not start, or the file could not be written",
+    "a NAME other than worked-example or neuron, an --out that is not .svg or .png, "
+    "--reference with --path, no course, bad option"))
 @click.argument("name", metavar="NAME", type=click.Choice(["worked-example", "neuron"]))
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="The drawing to write: a .svg or .png file.")

@@ -6,7 +6,7 @@ the sandbox (``mlp.init_params``, ``mlp.loss_and_grads``, ``sgd.minibatches``,
 contract's split of scikit-learn's 8x8 digits) stays here and only the batch at hand crosses.
 The setup is the capstone's: a sigmoid MLP ``[64, hidden, 10]`` with the squared error on
 one-hot targets. This command is specific to a course with the contract's ``mlp`` and ``sgd``
-modules (``CONTRACT.md``); any other course gets a usage error.
+modules (``docs/contract.md``); any other course gets a usage error.
 """
 
 from __future__ import annotations

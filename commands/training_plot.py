@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from grader.api import UsageError
+from grader.util.files import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -114,8 +115,9 @@ class Curves:
         """Write the figure to ``path`` (``.png`` or ``.svg``); returns the path."""
         out = Path(path)
         check_suffix(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        self.figure().savefig(out, dpi=110)
+        buffer = io.BytesIO()
+        self.figure().savefig(buffer, format=out.suffix.lower().lstrip("."), dpi=110)
+        atomic_write(out, buffer.getvalue())
         return out
 
     def _repr_png_(self) -> bytes:

@@ -13,23 +13,24 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, TextIO
 
 from grader.batch.submissions import Submission, SubmissionError, Unpacked, unpack
+from grader.course.bundle_project import upload_name
 from grader.course.config import Course, CourseError, TestSpec, find_course, load_course
 from grader.course.points import listing
 from grader.engine import blame
+from grader.engine.check_report import PUBLIC_NOTE, CheckReport
 from grader.engine.checks import run_checks
 from grader.engine.feedback import FunctionSummary, summarise
 from grader.engine.grading import open_sandbox
 from grader.engine.results import Result
-from grader.engine.runner import PASSED
 from grader.sandbox.box import Runner, SandboxCrash, StudentError, StudentTimeout
 from grader.sandbox.inprocess import InProcess
 from grader.util import inert
+from grader.util.files import atomic_write
 from grader.util.inert import terminal
 
 if TYPE_CHECKING:
@@ -41,18 +42,11 @@ __all__ = [
     "PUBLIC_NOTE", "CheckReport", "Course", "CourseError", "InProcess", "Runner", "SandboxCrash",
     "StudentError", "StudentTimeout", "UploadError", "UsageError", "check", "gradescope_run",
     "listing", "locate", "open_sandbox", "resolve_modules", "run_checks", "student_code",
-    "terminal",
+    "submit", "terminal",
 ]
 
-PUBLIC_NOTE = (
-    "These are the public checks only. The graded run also compares every function with a\n"
-    "reference solution on new random inputs (different for every student), so passing here\n"
-    "is necessary but not sufficient for full marks."
-)
-NO_CHECKS_NOTE = (
-    "The graded run compares every function with a reference solution on random inputs\n"
-    "(different for every student)."
-)
+#: what a student may check besides a folder: one notebook is a whole submission
+NOTEBOOK = (".ipynb",)
 
 
 class UsageError(CourseError):
@@ -60,88 +54,8 @@ class UsageError(CourseError):
 
 
 class UploadError(Exception):
-    """The upload zip of ``grader check --zip`` cannot be written (exit code 1)."""
-
-
-@dataclass(frozen=True)
-class CheckReport:
-    """The result of ``grader check``: one summary per function checked.
-
-    Attributes
-    ----------
-    functions : tuple of FunctionSummary
-        One per function checked.
-    files : tuple of str
-        The files `grader grade` will take from this folder (where each was read from).
-    notes : tuple of str
-        What will not be graded, and why (near-miss names, unreadable files).
-    upload : Path or None
-        The upload zip written (``grader check --zip``).
-    unwritten : tuple of str
-        The functions checked (``module.function``) whose code still only raises
-        ``NotImplementedError`` (read, not run): what a report without checks still tells.
-    """
-
-    functions: tuple[FunctionSummary, ...]
-    files: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    upload: Path | None = None
-    unwritten: tuple[str, ...] = ()
-
-    @property
-    def has_checks(self) -> bool:
-        """Whether any public check ran (a course may have none: a release without checks)."""
-        return any(f.outcomes for f in self.functions)
-
-    @property
-    def ok(self) -> bool:
-        """True when every function passed all its public checks; without any checks, when
-        every function is written (no check failed)."""
-        if not self.has_checks:
-            return not self.unwritten
-        return all(f.status == PASSED for f in self.functions)
-
-    def counts(self) -> dict[str, int]:
-        """How many functions are in each status."""
-        counts: dict[str, int] = {}
-        for f in self.functions:
-            counts[f.status] = counts.get(f.status, 0) + 1
-        return counts
-
-    def render(self) -> str:
-        """The report as a student reads it (anything their code printed or raised shown as
-        text: control characters and escape sequences are escaped, `grader.util.inert`)."""
-        lines: list[str] = []
-        module = None
-        for f in self.functions:
-            if f.module != module:
-                module = f.module
-                lines.append(("\n" if lines else "") + f"{module}.py")
-            lines.append(f.render())
-        counts = self.counts()
-        total = len(self.functions)
-        others = ", ".join(f"{n} {s if s != 'not implemented' else 'not implemented yet'}"
-                           for s, n in counts.items() if s != PASSED)
-        lines.append("")
-        if self.has_checks:
-            lines.append(f"{counts.get(PASSED, 0)} of {total} functions pass their public "
-                         "checks" + (f" ({others})." if others else "."))
-            lines.append(PUBLIC_NOTE)
-        else:
-            modules = ", ".join(dict.fromkeys(f.module for f in self.functions))
-            lines.append(f"this course has no public checks for {modules}: nothing was run"
-                         + (f"; not implemented yet: {', '.join(self.unwritten)}."
-                            if self.unwritten else "."))
-            lines.append(NO_CHECKS_NOTE)
-        if self.files:
-            lines.append("will be graded: " + ", ".join(self.files))
-        lines.extend(f"not graded: {note}" for note in self.notes)
-        if self.upload is not None:
-            lines.append(f"wrote {self.upload}: upload it, it holds exactly these files")
-        return inert.terminal("\n".join(lines))
-
-    def __repr__(self) -> str:
-        return f"<CheckReport: {self.counts().get(PASSED, 0)}/{len(self.functions)} passed>"
+    """The upload zip of ``grader submit`` (``grader check --zip``) cannot be written (exit
+    code 1)."""
 
 
 def resolve_modules(course: Course, requested: Sequence[str], folder: Path,
@@ -180,6 +94,8 @@ def _shown(folder: Path, found: Unpacked) -> tuple[tuple[str, ...], tuple[str, .
     except ValueError:
         where = str(folder)
     prefix = "" if where == "." else f"{where}/"
+    if folder.is_file():  # one notebook: its origins name it
+        prefix = prefix.rpartition(folder.name)[0]
     files = tuple(prefix + found.origins.get(name, name) for name in found.files())
     notes = (*found.hints.values(), *found.problems.values(), *found.notes)
     return files, tuple(notes)
@@ -204,14 +120,16 @@ def check(
     *modules : str
         Modules to check (``"neuron"``); default: every course module found in ``path``.
     path : str or Path, optional
-        Folder of the student's modules, or their whole release folder (default: the
-        course's ``exercises/``).
+        Folder of the student's modules, their whole release folder, or one notebook
+        (``work.ipynb``, read as ``grader grade`` reads it; default: the course's
+        ``exercises/``).
     course : str or Path, optional
         Course folder (default: found from the current folder or from ``path``).
     echo : bool
         Print the report (to ``stream``, default stdout), as in a notebook.
     upload : str or Path, optional
-        Also write the upload zip: exactly the files ``grader grade`` will take, flat.
+        Also write the upload zip: exactly the files ``grader grade`` will take, flat;
+        written once the checks have run, whatever they found.
 
     Returns
     -------
@@ -221,13 +139,22 @@ def check(
     Raises
     ------
     UsageError
-        An unknown module, a missing folder, or no module in it.
+        An unknown module, a missing folder or notebook, a notebook that cannot be read, or
+        no module in it.
     UploadError
         ``upload`` cannot be written.
     """
-    loaded, given = locate(path, course)
+    try:
+        loaded, given = locate(path, course, files=NOTEBOOK)
+    except CourseError as exc:
+        if not echo or course is not None or isinstance(exc, UsageError):
+            raise  # the command line's (echo=False) says --course
+        call = f"check({''.join(f'{m!r}, ' for m in modules)}course='path/to/course')"
+        raise UsageError(f"no course.toml in {Path.cwd()} or its parents: run this in the "
+                         f"course folder, or name it (the folder with course.toml): {call}"
+                         ) from None
     folder = given or loaded.exercises
-    if not folder.is_dir():
+    if not folder.exists():
         raise UsageError(f"no such folder: {folder}")
     found = student_code(folder, loaded)
     selected = resolve_modules(loaded, modules, folder, found)
@@ -246,32 +173,94 @@ def check(
         summaries.extend(summarise(module, loaded.functions(module),
                                    [o for o in outcomes if o.spec.module == module]))
     if upload is not None:
-        try:
-            Path(upload).write_bytes(found.zip_bytes())
-        except OSError as exc:
-            raise UploadError(f"cannot write {upload}: {exc.strerror or exc}") from None
+        _write_upload(Path(upload), found.zip_bytes())
     report = CheckReport(tuple(summaries), *_shown(folder, found),
                          Path(upload) if upload is not None else None,
                          tuple(f"{s.module}.{s.function}" for s in summaries
-                               if f"{s.module}.{s.function}" not in implemented))
+                               if f"{s.module}.{s.function}" not in implemented),
+                         tuple(m for m in loaded.modules if m not in found.modules)
+                         if upload is not None else ())
     if echo:
         print(report.render(), file=stream or sys.stdout)
     return report
 
 
+def submit(
+    *,
+    path: str | Path | None = None,
+    course: str | Path | None = None,
+    out: str | Path | None = None,
+    echo: bool = True,
+    stream: TextIO | None = None,
+) -> CheckReport:
+    """Run every module's public checks, then write the upload zip, whatever they found.
+
+    The one mechanism of `check` with ``upload``: the zip holds exactly the files ``grader
+    grade`` will take. It is written even when checks fail or functions are not written yet
+    (partial work is handed in as it is; the report's ``ok`` says whether all passed).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        As in `check`: a folder, a release folder or one notebook.
+    course : str or Path, optional
+        As in `check`.
+    out : str or Path, optional
+        The zip to write (a ``.zip`` name); default: ``<assignment>-submission.zip`` in the
+        current folder (`grader.course.bundle_project.upload_name`).
+    echo, stream
+        As in `check`.
+
+    Returns
+    -------
+    CheckReport
+        Its ``upload`` is the zip written.
+
+    Raises
+    ------
+    UsageError
+        As in `check`, or ``out`` not a ``.zip`` name.
+    UploadError
+        The zip cannot be written.
+    """
+    loaded, _ = locate(path, course, files=NOTEBOOK)
+    target = Path(out) if out is not None else Path(upload_name(loaded))
+    if target.suffix.lower() != ".zip":
+        raise UsageError(f"{target} does not end in .zip; name the upload file like "
+                         f"{upload_name(loaded)}")
+    if target.is_dir():
+        raise UsageError(f"{target} is a folder; give the zip's file name")
+    return check(path=path, course=loaded.root, echo=echo, stream=stream, upload=target)
+
+
+def _write_upload(target: Path, data: bytes) -> None:
+    """Write the upload zip (`grader.util.files.atomic_write`) into an existing folder."""
+    if not target.parent.is_dir():
+        raise UploadError(f"cannot write {target}: no such folder {target.parent}")
+    try:
+        atomic_write(target, data)
+    except OSError as exc:
+        raise UploadError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
 def locate(path: str | Path | None, course: str | Path | None,
-           error: type[CourseError] = UsageError) -> tuple[Course, Path | None]:
+           error: type[CourseError] = UsageError,
+           files: Sequence[str] = ()) -> tuple[Course, Path | None]:
     """The course and the student's folder, as every student command finds them.
 
     Parameters
     ----------
     path : str, Path or None
-        The student's folder (``--path``); it must exist.
+        The student's folder (``--path``), or a file with one of the suffixes ``files``; it
+        must exist.
     course : str, Path or None
         The course folder (``--course``); default: the course around the current folder,
         else the one around ``path``.
     error : type of CourseError
         What a missing folder raises (a command's own usage error).
+    files : sequence of str
+        The suffixes of files that may stand for the folder (``(".ipynb",)``: one notebook
+        is a submission); none by default.
 
     Returns
     -------
@@ -281,7 +270,12 @@ def locate(path: str | Path | None, course: str | Path | None,
     """
     folder = Path(path).resolve() if path is not None else None
     if folder is not None and not folder.is_dir():
-        raise error(f"no such folder: {folder}")
+        kinds = "".join(f" or {suffix} file" for suffix in files)
+        if not folder.exists():
+            raise error(f"no such folder{kinds}: {folder}")
+        if not folder.is_file() or folder.suffix.lower() not in files:
+            raise error(f"{folder} is not a folder{kinds}: give the folder of your modules"
+                        + "".join(f" or your {suffix} notebook" for suffix in files))
     if course is not None:
         return load_course(Path(course)), folder
     try:

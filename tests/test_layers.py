@@ -1,7 +1,7 @@
 """Does ``grader/`` keep its architecture: layered packages whose imports only go downward,
 no cycle between modules, and no module over 400 lines?
 
-The layers, from the bottom (README, "Layout"): ``util`` < ``sandbox`` < ``authoring`` <
+The layers, from the bottom (docs/architecture.md): ``util`` < ``sandbox`` < ``authoring`` <
 ``course`` < ``engine`` < ``exports`` < ``batch`` < ``integrations`` < the root (``api``, then
 ``cli``). A module may import from its own package and from the layers below it; every import
 counts, a function-level one too (one inside a function would only hide a cycle).

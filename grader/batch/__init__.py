@@ -3,6 +3,7 @@
 From the bottom: `cells` (notebook cells as modules), `unpacked` (a submission and what was
 read from it), `submissions` (which files are read, and from where), `pool` (worker processes
 under a deadline), `jobs` (one submission read, graded and written; the run's shared
-`jobs.BatchState`), `executors` (local worker processes or a Dask cluster) and `pipeline`
-(`grader grade`: a class, reruns, the summary).
+`jobs.BatchState`), `executors` (local worker processes or a Dask cluster), `progress` (a bar
+on a terminal, a few plain lines elsewhere), `summary` (what the run prints: the whole output
+folder) and `pipeline` (`grader grade`: a class, reruns).
 """

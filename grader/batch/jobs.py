@@ -41,6 +41,8 @@ class Graded:
     seconds: float = 0.0
     attempts: int = 0
     stuck: bool = False
+    #: each module's maximum points, as the result states them
+    maxima: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(cls, result: results.Result, *, skipped: bool = False,
@@ -48,10 +50,11 @@ class Graded:
         """Summarise a result."""
         found = tuple((d["key"], d["title"]) for t in result["tests"]
                       if (d := t.get("diagnosis")) and d["key"] != "not_implemented")
+        modules = result["modules"]
         return cls(result["student"], float(result["score"]), float(result["max_score"]),
-                   {m: float(v["score"]) for m, v in result["modules"].items()}, found,
+                   {m: float(v["score"]) for m, v in modules.items()}, found,
                    skipped, float(result.get("seconds", 0.0)), len(result.get("attempts", [])),
-                   stuck)
+                   stuck, {m: float(v["max_score"]) for m, v in modules.items()})
 
 
 @dataclass(frozen=True)

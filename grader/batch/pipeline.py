@@ -11,9 +11,10 @@ replaced.
 Each result records the digest of the files it graded (`grader.batch.unpacked.Unpacked.digest`),
 which also seeds that student's inputs. A rerun reads every submission that already has a
 valid result and keeps the result only while the digest is unchanged: changed files are
-regraded (with fresh inputs), and the summary says how many were new, regraded and kept
-(``force`` regrades everyone). Student ids reach the terminal, the CSV and file names only
-through `grader.util.inert`.
+regraded (with fresh inputs), and the summary (`grader.batch.summary`) says how many were new,
+regraded and kept, and describes every result of the output folder (``force`` regrades
+everyone). Progress goes to the log as it goes (`grader.batch.progress`). Student ids reach the
+terminal, the CSV and file names only through `grader.util.inert`.
 
 `Graded`, `Job`, `read_submission` and `grade_job` (`grader.batch.jobs`) are importable from
 here too.
@@ -25,96 +26,25 @@ import contextlib
 import dataclasses
 import fcntl
 import os
-import statistics
 import sys
-from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from grader.batch.executors import Executor, executor_for
 from grader.batch.jobs import BatchState, Graded, Job, grade_job, read_submission
+from grader.batch.progress import MODES, Progress
 from grader.batch.submissions import discover
+from grader.batch.summary import BatchReport
 from grader.batch.unpacked import Submission
 from grader.course.config import Course
 from grader.engine import results
 from grader.exports import gradebook as export
 from grader.util import inert
+from grader.util.files import FILE_MODE
 
 __all__ = ["BatchReport", "Graded", "Interrupted", "Job", "OutputLocked", "grade",
            "grade_job", "read_submission"]
-
-
-@dataclass
-class BatchReport:
-    """The outcome of ``grader grade``."""
-
-    graded: list[Graded] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    #: students graded for the first time, and regraded because their files changed
-    new: int = 0
-    changed: int = 0
-    forced: bool = False
-    #: tests that failed through their own fault (`grader.engine.runner`), by id, with the
-    #: students of this run whose results say so; and how many results were regraded for
-    #: holding one (a grader error is never kept: a rerun after the fix grades again)
-    grader_errors: dict[str, list[str]] = field(default_factory=dict)
-    retried: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """True when every submission got a result and no test failed through its own
-        fault."""
-        return not self.failures and not self.grader_errors
-
-    def render(self, modules: Sequence[str]) -> str:
-        """The instructor's summary: count, what was regraded and why, mean, median,
-        per-module means, misconceptions, attempts, stuck gradings and failures (student
-        text made safe for a terminal)."""
-        return inert.terminal("\n".join(self._lines(modules)))
-
-    def _lines(self, modules: Sequence[str]) -> list[str]:
-        scores = [g.score for g in self.graded]
-        kept = sum(g.skipped for g in self.graded)
-        lines = [f"graded: {len(self.graded)} submissions: "
-                 + (f"{len(self.graded) - kept} regraded (--force)" if self.forced else
-                    f"{self.new} new, {self.changed} regraded (files changed), {kept} kept "
-                    "(files unchanged)"
-                    + (f", {self.retried} regraded (grader errors before)" if self.retried
-                       else ""))]
-        if scores:
-            top = self.graded[0].max_score
-            lines.append(f"mean: {statistics.fmean(scores):.2f} / {top:g}   "
-                         f"median: {statistics.median(scores):g}   "
-                         f"min: {min(scores):g}   max: {max(scores):g}")
-            lines.append("per module (mean):")
-            for module in modules:
-                values = [g.modules.get(module, 0.0) for g in self.graded]
-                lines.append(f"  {module:<16} {statistics.fmean(values):.2f}")
-            counts = Counter(m for g in self.graded for m in set(g.misconceptions))
-            if counts:
-                lines.append("most common misconceptions (students):")
-                for (_, title), n in counts.most_common(8):
-                    lines.append(f"  {n:>4}  {title}")
-        tried = sorted((g for g in self.graded if g.attempts), key=lambda g: -g.attempts)
-        if tried:
-            lines.append("attempts blocked: " + ", ".join(
-                f"{inert.one_line(g.student)} ({g.attempts})" for g in tried))
-        stuck = [inert.one_line(g.student) for g in self.graded if g.stuck]
-        if stuck:
-            lines.append("grading stopped (replaced the worker): " + ", ".join(stuck))
-        for test_id, students in self.grader_errors.items():
-            shown = ", ".join(inert.one_line(s) for s in students[:5])
-            more = f" and {len(students) - 5} more" if len(students) > 5 else ""
-            lines.append(f"GRADER ERROR: the test {test_id} failed through its own fault for "
-                         f"{len(students)} student{'' if len(students) == 1 else 's'} "
-                         f"({shown}{more}); they keep its points. Fix the test (each "
-                         "result's feedback says what went wrong) and grade again: those "
-                         "results are regraded")
-        for failure in self.failures:
-            lines.append(f"GRADER FAILURE: {failure}")
-        return lines
 
 
 # -- the class ------------------------------------------------------------------------------------
@@ -130,6 +60,7 @@ def grade(
     log: TextIO | None = None,
     executor: str | Executor = "local",
     scheduler: str | None = None,
+    progress: str = "auto",
 ) -> BatchReport:
     """Grade submissions into ``out``: ``<student>.json``, ``gradebook.csv`` and, with
     ``gradescope``, ``<student>.gradescope.json``.
@@ -161,6 +92,10 @@ def grade(
         and ``scheduler`` are not used).
     scheduler : str, optional
         The Dask scheduler's address (required with ``executor="dask"``).
+    progress : {"auto", "steps", "each"}
+        How progress is shown on ``log`` (`grader.batch.progress.Progress`): a bar on a
+        terminal and a line per 5 % of the class elsewhere, always such lines, or a line per
+        student.
 
     Raises
     ------
@@ -171,6 +106,8 @@ def grade(
     grader.batch.executors.ClusterError
         The cluster cannot be reached or cannot grade this course.
     """
+    if progress not in MODES:
+        raise ValueError(f"unknown progress mode {progress!r}: use one of {', '.join(MODES)}")
     where = (executor_for(executor, jobs=jobs, scheduler=scheduler)
              if isinstance(executor, str) else executor)
     stream = log or sys.stderr
@@ -178,7 +115,8 @@ def grade(
     submissions += discover([p for p in paths if not isinstance(p, Submission)], course.modules)
     out.mkdir(parents=True, exist_ok=True)
     with _lock(out):
-        return _grade_locked(submissions, course, out, where, secret, gradescope, force, stream)
+        return _grade_locked(submissions, course, out, where, secret, gradescope, force,
+                             stream, progress)
 
 
 class OutputLocked(Exception):
@@ -198,7 +136,10 @@ class Interrupted(Exception):
 def _lock(out: Path) -> Iterator[None]:
     """Hold ``out/.grader.lock`` so that two runs cannot write one folder at once."""
     path = out / ".grader.lock"
-    with open(path, "a+") as fh:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    with contextlib.suppress(OSError):  # the mode of every file the grader writes
+        os.fchmod(fd, FILE_MODE)  # (not the umask's); a lock of another user's stays as is
+    with os.fdopen(fd, "r+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -221,9 +162,9 @@ def _lock(out: Path) -> Iterator[None]:
 
 def _grade_locked(submissions: Sequence[Submission], course: Course, out: Path,
                   where: Executor, secret: str | None, gradescope: bool, force: bool,
-                  stream: TextIO) -> BatchReport:
+                  stream: TextIO, mode: str) -> BatchReport:
     state = BatchState.load(course, out, secret=secret, gradescope=gradescope)
-    report = BatchReport(forced=force)
+    report = BatchReport(forced=force, out=out)
     by_id: dict[str, list[Submission]] = {}
     for submission in submissions:  # ids as written in results: valid Unicode text
         student = inert.text(submission.student)
@@ -245,36 +186,31 @@ def _grade_locked(submissions: Sequence[Submission], course: Course, out: Path,
         else:  # its files changed (or the result cannot tell): grade them again
             report.changed += 1
         todo.append(entries[0])
-    done = 0
-
-    def progress(graded: Graded) -> None:
-        nonlocal done
-        done += 1
-        report.graded.append(graded)
-        print(f"[{done}/{len(todo)}] {inert.one_line(graded.student)}: {graded.score:g}/"
-              f"{graded.max_score:g} ({graded.seconds:.1f} s)", file=stream, flush=True)
-
-    try:
-        for item in where.run(todo, state, stream):
-            if isinstance(item, Graded):
-                progress(item)
-            else:
-                report.failures.append(item)
-                print(f"grader failure: {inert.terminal(item)}", file=stream, flush=True)
-    except KeyboardInterrupt:
-        raise Interrupted(done, len(todo)) from None
+    with Progress(len(todo), stream, mode) as progress:
+        try:
+            for item in where.run(todo, state, progress.log):
+                if isinstance(item, Graded):
+                    report.graded.append(item)
+                    progress.advance(item)
+                else:
+                    report.failures.append(item)
+                    progress.failed(item)
+        except KeyboardInterrupt:
+            raise Interrupted(progress.done, len(todo)) from None
     ours = {g.student for g in report.graded}
-    export.write_gradebook(_noting_grader_errors(results.iter_results(out), ours, report),
+    export.write_gradebook(_noting(results.iter_results(out), ours, report),
                            course.modules, out / "gradebook.csv")
     report.graded.sort(key=lambda g: g.student)
     return report
 
 
-def _noting_grader_errors(found: Iterator[results.Result], students: set[str],
-                          report: BatchReport) -> Iterator[results.Result]:
-    """``found``, unchanged, noting in ``report`` the grader errors of the results of
+def _noting(found: Iterator[results.Result], students: set[str],
+            report: BatchReport) -> Iterator[results.Result]:
+    """``found``, unchanged, noting in ``report`` the summary of every result in the
+    output folder (`BatchReport.folder`) and the grader errors of the results of
     ``students`` (this run's) as they pass."""
     for result in found:
+        report.folder.append(Graded.of(result))
         if result["student"] in students:
             for test_id in results.grader_errors(result):
                 report.grader_errors.setdefault(test_id, []).append(result["student"])

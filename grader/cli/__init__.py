@@ -3,11 +3,11 @@
 Exit codes: 0 the job ran (for ``check``: every check passed), 1 the job could not complete
 (for ``check``: a check failed), 2 usage errors (unknown module, missing folder, bad option).
 
-The commands live in :mod:`grader.cli.student` (``check``, ``list``),
+The commands live in :mod:`grader.cli.student` (``check``, ``submit``, ``list``),
 :mod:`grader.cli.instructor` (``grade``, ``report``, ``schema``, ``release``, ``gradescope``,
-``doctor``, ``nbgrader``), :mod:`grader.cli.author` (``selftest``) and
-:mod:`grader.cli.scaffold` (``new course``, ``new module``); the course in use adds its own
-(:mod:`grader.cli.course_commands`).
+``doctor``), :mod:`grader.cli.nbgrader` (``nbgrader generate``), :mod:`grader.cli.author`
+(``selftest``) and :mod:`grader.cli.scaffold` (``new course``, ``new module``); the course in
+use adds its own (:mod:`grader.cli.course_commands`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import click
 
 from grader import __version__
-from grader.cli import author, instructor, scaffold, student
+from grader.cli import author, exports, instructor, nbgrader, scaffold, student
 from grader.cli.common import EXIT_CODES
 from grader.cli.course_commands import CourseGroup
 
@@ -30,7 +30,10 @@ def main() -> None:
 
 for _command in (student.check, student.list_, instructor.grade, instructor.report_,
                  instructor.schema, instructor.release, instructor.gradescope,
-                 instructor.doctor, instructor.nbgrader):
+                 instructor.doctor, nbgrader.nbgrader):
     main.add_command(_command)
+main.add_command(student.submit)
 main.add_command(author.selftest)
 main.add_command(scaffold.new)
+main.add_command(exports.export)
+main.add_command(exports.similarity)

@@ -41,11 +41,14 @@ def exit_codes(ok: str, failed: str | None,
 #: the group's own epilog: what the codes mean across commands (each command says its own)
 EXIT_CODES = exit_codes("the command did its job (for check: every public check passed)",
                         "it could not, or something it checks failed (each command's --help "
-                        "says which)")
+                        "says which)",
+                        "no command or an unknown one, unknown module, missing folder, bad "
+                        "option")
 
 course_option = click.option(
     "--course", type=click.Path(path_type=Path, file_okay=False),
-    help="Course folder (default: the current folder or its nearest parent with course.toml).",
+    help="The grader course: the folder holding course.toml (default: the current folder or "
+         "its nearest parent with one).",
 )
 
 

@@ -200,6 +200,20 @@ class CourseGroup(click.Group):
         """The grader's command ``cmd_name``, else the course's (None if neither has it)."""
         return super().get_command(ctx, cmd_name) or self._course(ctx).get(cmd_name)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a library it needs that is not installed (the student package
+        holds only what students need) ends in one line saying what to install, exit 2."""
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            missing = (exc.name or "a package").partition(".")[0]
+            command = ctx.invoked_subcommand or "this command"
+            raise click.UsageError(inert.terminal(
+                f"`grader {command}` needs the Python package {missing!r}, which is not "
+                "installed here. A course's student package installs only what students "
+                "need (check, submit, list and the course's own commands); to grade, install "
+                "the grader itself: pip install backprop-grader"), ctx) from None
+
     def resolve_command(self, ctx: click.Context, args: list[str],
                         ) -> tuple[str | None, click.Command | None, list[str]]:
         """Find the command of ``args[0]`` in the course given by ``--course`` among its

@@ -1,5 +1,5 @@
 """The instructors' commands: ``grader grade``, ``report``, ``schema``, ``release``,
-``gradescope``, ``doctor`` and ``nbgrader generate``."""
+``gradescope`` and ``doctor`` (``nbgrader generate`` is in :mod:`grader.cli.nbgrader`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from grader.util import inert
 
 @click.command(epilog=exit_codes(
     "every submission got a result, whatever its score",
-    "the grader failed, or a hidden test failed through its own fault (the course's error)",
+    "a submission got no result (the grader failed), a hidden test failed through its own "
+    "fault (the course's error), another `grader grade` is writing to --out, the Dask "
+    "cluster failed, grading was interrupted, or --report could not be built",
     "no course, missing submissions, bad option"))
 @click.argument("submissions", nargs=-1, type=click.Path(path_type=Path, exists=False))
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
@@ -42,11 +44,15 @@ from grader.util import inert
 @click.option("--assignment", help="The nbgrader assignment (default: the course's).")
 @click.option("--report", "with_report", is_flag=True,
               help="Also write the instructor report, OUT/report.html (see `grader report`).")
+@click.option("--progress", type=click.Choice(["auto", "steps", "each"]), default="auto",
+              show_default=True,
+              help="On stderr: a bar with rate and ETA on a terminal, else a line per 5% of the "
+                   "class (auto); always such lines (steps); a line per student (each).")
 @course_option
 def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: str,
           scheduler: str | None, secret: str | None, gradescope: bool, force: bool,
           nbgrader_course: Path | None, assignment: str | None, course: Path | None,
-          with_report: bool) -> None:
+          with_report: bool, progress: str) -> None:
     """Grade SUBMISSIONS (folders, .zip or .ipynb files, or folders of them) into --out.
 
     A student's whole release folder (exercises/ beside checks/, grader/ ...) is one
@@ -76,12 +82,15 @@ def grade(submissions: tuple[Path, ...], out: Path, jobs: int | None, executor: 
         points.verify(loaded)  # the points students were told are those they are graded on
         entries: list[Path | Submission] = list(submissions)
         name = assignment or loaded.assignment
+        if nbgrader_course is not None:
+            nbgrader.require()  # before grading: the scores go into its gradebook
         if nbgrader_course is not None and not entries:
             entries += nbgrader.submissions(nbgrader_course, name)
         if not entries:
             raise click.UsageError("give SUBMISSIONS to grade, or --nbgrader-course")
         report = batch.grade(entries, course=loaded, out=out, jobs=jobs,
-                             gradescope=gradescope, force=force, executor=chosen)
+                             gradescope=gradescope, force=force, executor=chosen,
+                             progress=progress)
         if nbgrader_course is not None:
             graded = {g.student for g in report.graded}
             count = nbgrader.write_gradebook(
@@ -154,21 +163,48 @@ def schema() -> None:
     click.echo(json.dumps(result_schema(), indent=2))
 
 
-@click.command(epilog=exit_codes("the bundle was written", None, "no course, a course that "
-                                 "does not load, a folder that is not empty"))
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
+@click.command(epilog=exit_codes(
+    "the student bundle (--out) and/or the autograder zip (--gradescope) was written", None,
+    "no course, a course that does not load, a folder that is not empty, a zip that exists, "
+    "neither --out nor --gradescope"))
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="An empty (or new) folder for the student bundle.")
+@click.option("--gradescope", "autograder", metavar="FILE.zip",
+              type=click.Path(path_type=Path), default=None,
+              help="Also (or only) write Gradescope's autograder zip: setup.sh, "
+                   "run_autograder, the grader and the course WITH its hidden tests, "
+                   "solutions and secret. The instructor's upload: never give it to students.")
+@click.option("--secret", envvar="GRADER_SECRET", default=None,
+              help="The course secret the autograder seeds per-student inputs with "
+                   "(--gradescope; default: $GRADER_SECRET, then course.toml).")
 @course_option
-def release(out: Path, course: Path | None) -> None:
-    """Build the student bundle: stubs, public checks, the grader; no solutions or hidden
-    tests."""
+def release(out: Path | None, autograder: Path | None, secret: str | None,
+            course: Path | None) -> None:
+    """Build the student bundle (--out: stubs, public checks, the grader; no solutions or
+    hidden tests) and/or Gradescope's autograder zip (--gradescope)."""
     from grader.course.release import release as build_release
+    from grader.integrations import gradescope as autograder_zip
 
+    if out is None and autograder is None:
+        raise click.UsageError("give --out DIR (the student bundle), --gradescope FILE.zip "
+                               "(Gradescope's autograder), or both")
     try:
-        written = build_release(load_course(course), out)
+        loaded = load_course(course, secret=secret)
+        if autograder is not None and out is not None:  # refuse a bad zip before writing
+            autograder_zip.check_target(autograder)
+        if out is not None:
+            written = build_release(loaded, out)
+            click.echo(f"wrote {len(written)} files to {out}")
+        if autograder is not None:
+            members = autograder_zip.build(loaded, autograder)
+            click.echo(f"wrote {autograder} ({len(members)} files): upload it to Gradescope "
+                       "(Configure Autograder); it holds the hidden tests, solutions and "
+                       "secret: never give it to students")
+            if not loaded.secret:
+                click.echo("Warning: the course has no secret (--secret, $GRADER_SECRET or "
+                           "course.toml): anyone can compute a student's inputs", err=True)
     except (CourseError, FileExistsError) as exc:
         raise usage(exc) from exc
-    click.echo(f"wrote {len(written)} files to {out}")
 
 
 @click.command(epilog=exit_codes("results.json was written, whatever the score", None,
@@ -183,15 +219,28 @@ def release(out: Path, course: Path | None) -> None:
               default=Path("/autograder/source"), show_default=True,
               help="The course folder inside the autograder image.")
 def gradescope(submission: Path, results_file: Path, metadata: Path, course: Path) -> None:
-    """Entry point inside Gradescope's autograder container (run_autograder)."""
-    from grader import api
+    """Entry point inside Gradescope's autograder container (run_autograder).
 
+    The student is the Gradescope ids of the metadata's users (a group's joined by +), so
+    `grader grade` on a folder named by that id gives the same result.
+    """
+    import tempfile
+    import time
+
+    from grader import api
+    from grader.integrations import gradescope as autograder
+
+    started = time.monotonic()
     try:
         loaded = load_course(course)
     except CourseError as exc:
         raise usage(exc) from exc
-    score = api.gradescope_run(submission=submission, results_file=results_file,
-                               course=loaded, metadata=metadata)
+    with tempfile.TemporaryDirectory(prefix="grader-gradescope-") as folder:
+        score = api.gradescope_run(submission=autograder.submission_entry(submission),
+                                   results_file=results_file,
+                                   course=loaded,
+                                   metadata=autograder.identified(metadata, Path(folder)))
+    autograder.finish(results_file, time.monotonic() - started)
     click.echo(f"score {score:g}; wrote {results_file}")
 
 
@@ -248,27 +297,3 @@ def doctor() -> None:
     click.echo(f"  CPU pinning: {pinning}")
     if isolation.warning:
         click.echo(isolation.warning, err=True)
-
-
-@click.group()
-def nbgrader() -> None:
-    """The nbgrader bridge: source notebooks for an nbgrader course."""
-
-
-@nbgrader.command("generate", epilog=exit_codes("the notebooks were written", None,
-                                                 "no course, bad option"))
-@click.option("--course", "nb_course", type=click.Path(path_type=Path, file_okay=False),
-              required=True, help="The nbgrader course folder (source/ goes in it).")
-@click.option("--assignment", help="Assignment name (default: the course's).")
-@click.option("--from", "source", type=click.Path(path_type=Path, file_okay=False),
-              help="This grader course (default: the current folder or its parents).")
-def nbgrader_generate(nb_course: Path, assignment: str | None, source: Path | None) -> None:
-    """Write nbgrader source notebooks (one per module) into COURSE/source/ASSIGNMENT/."""
-    from grader.integrations.nbgrader import generate
-
-    try:
-        written = generate(load_course(source), nb_course, assignment)
-    except CourseError as exc:
-        raise usage(exc) from exc
-    for path in written:
-        click.echo(f"wrote {path}")

@@ -21,7 +21,10 @@ def _cannot_write(exc: OSError) -> NoReturn:
     raise SystemExit(1) from None
 
 
-@click.group(epilog=_EXIT_CODES)
+@click.group(epilog=exit_codes(
+    "the command wrote its files", "a file could not be written",
+    "no command given (`new course` or `new module`), a folder that is not empty, a name "
+    "taken or invalid"))
 def new() -> None:
     """Start a course, or add a module to one."""
 

@@ -1,24 +1,29 @@
-"""The student bundle: stubs, public checks, the course's own commands and the grader, without
-solutions or hidden tests. Nothing in it is particular to one course but what the course
-folder holds: its ``pyproject.toml`` is written from the grader's own requirements and the
-course's ``[course] dependencies``."""
+"""The student bundle: stubs, public checks, notes, the course's own commands and the grader,
+without solutions or hidden tests; a folder that ``pip install`` installs. Nothing in it is
+particular to one course but what the course folder holds: its ``pyproject.toml``
+(`grader.course.bundle_project`) is written from what a student's commands need and the
+course's ``[course] dependencies``, its README (`grader.course.bundle_readme`) from the
+course's modules and ``[commands]``."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
-import re
 import secrets
 import shutil
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from grader.course.bundle_project import pyproject, toml, upload_name
+from grader.course.bundle_readme import readme
 from grader.course.config import Course
 from grader.course.points import listing, verify
+from grader.util.files import atomic_write
 
 #: what a release may never contain (folders of the course root)
 SECRET_PARTS = ("solutions", "autograde_tests")
+#: the course's notes for students (``notes/<module>.md``), shipped when the course has them
+NOTES = "notes"
 
 
 def release(course: Course, out: Path) -> list[Path]:
@@ -26,9 +31,11 @@ def release(course: Course, out: Path) -> list[Path]:
 
     The bundle holds ``course.toml`` (without the secret, with a ``[points]`` table so
     ``grader list`` still shows the points, and the ``[calls]`` the graded run isolates),
-    ``exercises/``, ``checks/``, the folder of the course's own commands (``[commands]``), the
-    ``grader`` package, a ``pyproject.toml`` that installs it with the grader's requirements
-    and the course's ``[course] dependencies``, and a short README. Nothing of ``solutions/``
+    ``exercises/``, ``checks/``, ``notes/`` (when the course has it), the folder of the
+    course's own commands (``[commands]``), the ``grader`` package, a ``pyproject.toml`` that
+    installs it as a distribution named after the course with what a student's commands need
+    and the course's ``[course] dependencies`` (``pip install ./out``), and a README for
+    students: install, check, the course's commands, what to hand in. Nothing of ``solutions/``
     or ``autograde_tests/`` is copied, and nothing copied answers an exercise: the grader's
     own numerics are not the exercise's formulas (`grader.authoring.gradcheck`), which
     ``tests/test_bundle_answers.py`` proves by grading a submission built from the bundle's
@@ -62,7 +69,7 @@ def release(course: Course, out: Path) -> list[Path]:
     building = out.parent / f".{out.name}.partial-{secrets.token_hex(6)}"
     building.mkdir()  # (not mkdtemp: the bundle keeps the usual permissions)
     try:
-        _write(course, building, points)
+        _write(course, building, points, out.name)
         leaked = [p for p in building.rglob("*") if p.is_file() and _leaks(p.relative_to(building))]
         if leaked:
             raise RuntimeError(f"release would leak instructor files: {leaked}")
@@ -94,9 +101,11 @@ def _package_ignore(package: Path) -> Callable[[str, list[str]], set[str]]:
     return ignore
 
 
-def _write(course: Course, out: Path, points: Mapping[str, Mapping[str, float]]) -> None:
+def _write(course: Course, out: Path, points: Mapping[str, Mapping[str, float]],
+           name: str) -> None:
     """Write the bundle's files into the folder ``out`` (``points``: the course's points,
-    module to function to points, for the bundle's ``[points]`` table)."""
+    module to function to points, for the bundle's ``[points]`` table; ``name``: the name
+    of the bundle's folder once complete, for its README)."""
     package = Path(__file__).resolve().parents[1]
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(course.exercises, out / "exercises", ignore=ignore)
@@ -109,9 +118,14 @@ def _write(course: Course, out: Path, points: Mapping[str, Mapping[str, float]])
             shutil.copytree(source, out / part, ignore=ignore)
         elif source.is_file():
             shutil.copy2(source, out / part)
-    (out / "pyproject.toml").write_text(_pyproject(course, out / "grader"), encoding="utf-8")
-    (out / "course.toml").write_text(_student_config(course, points), encoding="utf-8")
-    (out / "README.md").write_text(_readme(course), encoding="utf-8")
+    notes = course.root / NOTES
+    if notes.is_dir():
+        shutil.copytree(notes, out / NOTES, ignore=ignore, dirs_exist_ok=True)
+    files = {"pyproject.toml": pyproject(course, out / "grader"),
+             "course.toml": _student_config(course, points),
+             "README.md": readme(course, name, upload_name(course), notes.is_dir())}
+    for file, text in files.items():
+        atomic_write(out / file, text)
 
 
 def _command_parts(course: Course) -> list[str]:
@@ -121,129 +135,36 @@ def _command_parts(course: Course) -> list[str]:
     return sorted({p[0] for p in parts if p and p[0] not in SECRET_PARTS})
 
 
-def _framework(package: Path) -> tuple[str, str, list[str]]:
-    """The grader's own version, Python requirement and runtime requirements: from the
-    ``pyproject.toml`` beside the package (a source checkout), else from the installed
-    distribution that provides it."""
-    pyproject = package.parent / "pyproject.toml"
-    if pyproject.is_file():
-        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
-        if "dependencies" in project:
-            # a checkout that is a course too installs that course's dependencies: not the
-            # grader's (a course's own go into its release from its course.toml)
-            beside = _course_dependencies(package.parent / "course.toml")
-            return (str(project.get("version", "0")), str(project.get("requires-python", "")),
-                    [str(d) for d in project["dependencies"] if str(d) not in beside])
-    for name in importlib.metadata.packages_distributions().get(package.name, []):
-        meta = importlib.metadata.metadata(name)
-        requires = importlib.metadata.requires(name) or []
-        return (meta["Version"] or "0", meta["Requires-Python"] or "",
-                [r for r in requires if "extra ==" not in r])
-    raise RuntimeError(f"cannot tell what the grader at {package} requires: no pyproject.toml "
-                       "beside it and no installed distribution provides it")
-
-
-def _course_dependencies(config: Path) -> set[str]:
-    """``[course] dependencies`` of a ``course.toml`` (none if it cannot be read)."""
-    try:
-        table = tomllib.loads(config.read_text(encoding="utf-8")).get("course", {})
-    except (OSError, tomllib.TOMLDecodeError):
-        return set()
-    found = table.get("dependencies", [])
-    return {str(d) for d in found} if isinstance(found, list) else set()
-
-
-def _pyproject(course: Course, package: Path) -> str:
-    """The bundle's ``pyproject.toml``: the copied grader package, its console script, and the
-    grader's requirements followed by the course's own."""
-    version, python, framework = _framework(Path(__file__).resolve().parents[1])
-    requirements = list(dict.fromkeys([*framework, *course.dependencies]))
-    data = sorted(str(p.relative_to(package)) for p in package.rglob("*")
-                  if p.is_file() and p.suffix != ".py")
-    name = re.sub(r"[^a-z0-9]+", "-", course.assignment.lower()).strip("-") or "course"
-    lines = ["[build-system]", 'requires = ["setuptools>=68"]',
-             'build-backend = "setuptools.build_meta"', "", "[project]",
-             f"name = {_toml(name + '-exercises')}", f"version = {_toml(version)}",
-             f"description = {_toml(course.name)}"]
-    if python:
-        lines.append(f"requires-python = {_toml(python)}")
-    lines += ["dependencies = [", *(f"    {_toml(r)}," for r in requirements), "]", "",
-              "[project.scripts]", 'grader = "grader.cli:main"', "",
-              "[tool.setuptools.packages.find]", 'include = ["grader", "grader.*"]', "",
-              "[tool.setuptools.package-data]",
-              "grader = [" + ", ".join(_toml(d) for d in data) + "]"]
-    return "\n".join(lines) + "\n"
-
-
 def _student_config(course: Course, points: Mapping[str, Mapping[str, float]]) -> str:
     config = tomllib.loads((course.root / "course.toml").read_text(encoding="utf-8"))
     section = config.get("course", {})
     grading = config.get("grading", {})
     lines = ["# Student copy: no secret, points listed for `grader list`.", "[course]"]
     for key in ("name", "assignment"):
-        lines.append(f"{key} = {_toml(section.get(key, ''))}")
-    lines.append("modules = [" + ", ".join(_toml(m) for m in course.modules) + "]")
+        lines.append(f"{key} = {toml(section.get(key, ''))}")
+    lines.append("modules = [" + ", ".join(toml(m) for m in course.modules) + "]")
     if course.dependencies:
-        lines.append("dependencies = [" + ", ".join(_toml(d) for d in course.dependencies)
+        lines.append("dependencies = [" + ", ".join(toml(d) for d in course.dependencies)
                      + "]")
     if "misconceptions" in section:  # the file ships with the checks; keep its path
-        lines.append(f"misconceptions = {_toml(course.misconceptions_file)}")
+        lines.append(f"misconceptions = {toml(course.misconceptions_file)}")
     lines += ["", "[grading]"]
     for key, value in grading.items():
         if key != "secret":
-            lines.append(f"{key} = {_toml(value)}")
+            lines.append(f"{key} = {toml(value)}")
     lines += ["", "[functions]"]
     for module in course.modules:
-        lines.append(f"{module} = [" + ", ".join(_toml(f) for f in course.functions(module))
+        lines.append(f"{module} = [" + ", ".join(toml(f) for f in course.functions(module))
                      + "]")
     if course.calls:  # which calls the graded run isolates; `grader check` blames along them
         lines += ["", "[calls]"]
         for function, calls in course.calls.items():
-            lines.append(f"{_toml(function)} = [" + ", ".join(_toml(c) for c in calls) + "]")
+            lines.append(f"{toml(function)} = [" + ", ".join(toml(c) for c in calls) + "]")
     if course.commands:  # the course's own commands ship with it
         lines += ["", "[commands]"]
-        lines += [f"{name} = {_toml(target)}" for name, target in course.commands.items()]
+        lines += [f"{name} = {toml(target)}" for name, target in course.commands.items()]
     lines += ["", "[points]"]
     for module, functions in points.items():
         for function, value in functions.items():
             lines.append(f'"{module}.{function}" = {value:g}')
     return "\n".join(lines) + "\n"
-
-
-def _toml(value: object) -> str:
-    if isinstance(value, bool):  # TOML's booleans are lower case (str(True) is not TOML)
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return str(value)
-
-
-def _readme(course: Course) -> str:
-    first = course.modules[0]
-    commands = "".join(f"    grader {name} --help\n" for name in course.commands)
-    own = f"\nThe course's own commands:\n\n{commands}" if commands else ""
-    if not course.checks.is_dir():
-        return f"""# {course.name}
-
-Fill in the functions in `exercises/` (each raises `NotImplementedError` until you do). This
-course has no public checks: your work is graded by comparing every function with a reference
-solution on random inputs, different for every student.
-
-    pip install -e .
-    grader list             # modules, functions and points
-{own}"""
-    return f"""# {course.name}
-
-Fill in the functions in `exercises/` (each raises `NotImplementedError` until you do), then
-check your work:
-
-    pip install -e .
-    grader check            # every module
-    grader check {first:<10} # one module
-    grader list             # modules, functions and points
-{own}
-In a notebook: `from grader import check; check("{first}")`.
-
-These are the public checks. The graded run also compares every function with a reference
-solution on new random inputs, different for every student.
-"""

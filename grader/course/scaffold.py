@@ -128,7 +128,7 @@ def _write_templates(source: Traversable, target: Path,
             text = entry.read_text(encoding="utf-8")
             if name in values:
                 text = string.Template(text).substitute(values[name])
-            (target / name).write_text(text, encoding="utf-8")
+            atomic_write(target / name, text)
             written.append(target / name)
     return written
 

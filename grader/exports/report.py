@@ -7,7 +7,9 @@ statistics are a few numbers per function and misconception plus one score per s
 each student's drill-down (their Gradescope view, `grader.exports.gradebook.gradescope`) is written
 to a spool file as it is read, with every distinct string stored once (the "not implemented yet"
 of a thousand stubs costs one entry). Student-derived text reaches the page only as escaped
-HTML or as JSON that the script inserts with ``textContent``, never as markup.
+HTML or as JSON that the script inserts with ``textContent``, never as markup. A ranking of
+similar submissions written beside the results (``similarity.json``, `grader similarity`) is
+shown as its own section (`grader.exports.report_similarity`); the report never computes it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from grader.course.config import Course
 from grader.engine.results import Result, Status, iter_results
 from grader.exports.gradebook import gradescope
 from grader.exports.report_figures import BINS, histogram_svg, pass_svg
+from grader.exports.report_similarity import section as similarity_section
 from grader.util.files import atomic_open
 
 REPORT = "report.html"
@@ -230,11 +233,12 @@ def build(out: Path, *, course: Course | None = None, path: Path | None = None) 
     if first is None:
         raise NoResults(f"{out} holds no valid result file (<student>.json from grader grade)")
     target = path if path is not None else out / REPORT
-    write(itertools.chain([first], results), target, course=course)
+    write(itertools.chain([first], results), target, course=course, similarity_from=out)
     return target
 
 
-def write(results: Iterable[Result], path: Path, *, course: Course | None = None) -> ClassStats:
+def write(results: Iterable[Result], path: Path, *, course: Course | None = None,
+          similarity_from: Path | None = None) -> ClassStats:
     """Write the report of a stream of results to ``path`` atomically.
 
     Parameters
@@ -245,6 +249,8 @@ def write(results: Iterable[Result], path: Path, *, course: Course | None = None
         The HTML file to write.
     course : Course, optional
         Title and module and function order.
+    similarity_from : Path, optional
+        The results folder whose ``similarity.json`` (``grader similarity``) the page shows.
 
     Returns
     -------
@@ -261,7 +267,10 @@ def write(results: Iterable[Result], path: Path, *, course: Course | None = None
             _order_functions(stats, course)
         head, tail = _template()
         with atomic_open(path) as fh:
-            fh.write(head.substitute(_sections(stats, course, tail)))
+            sections = _sections(stats, course, tail)
+            if similarity_from is not None:
+                sections["similarity"] = similarity_section(similarity_from, stats.students)
+            fh.write(head.substitute(sections))
             spool.copy_to(fh)
             fh.write(tail)
     finally:
@@ -300,6 +309,7 @@ def _sections(stats: ClassStats, course: Course | None, tail: str) -> dict[str, 
         "pass_table": _pass_table(stats.pass_rates()),
         "misconceptions": _misconception_table(stats),
         "attempts": _attempts_table(stats),
+        "similarity": "<p>Not computed (see <code>grader similarity</code>).</p>",
     }
 
 

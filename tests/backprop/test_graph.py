@@ -66,7 +66,8 @@ def missing_factor_two(tmp_path_factory: pytest.TempPathFactory) -> Computationa
 
 
 def test_reference_graph_carries_the_worked_example_numbers(reference: ComputationalGraph) -> None:
-    """Do the reference's nodes carry the numbers of EXERCISES.md, on the right names?"""
+    """Do the reference's nodes carry the contract's numbers (docs/contract.md), on the right
+    names?"""
     nodes = reference.nodes
     expected_gradients = {"y1_in": -0.10469872, "y2_in": 0.026489717, "v21": -0.0017579594,
                           "h1": -0.15767816, "h2": 0.002219457, "w11": -2.906e-06,

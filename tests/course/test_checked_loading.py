@@ -223,7 +223,7 @@ def test_does_a_release_that_fails_leave_no_half_folder(
     def broken(*_: object) -> str:
         raise OSError("disk full")
 
-    monkeypatch.setattr(release_module, "_readme", broken)
+    monkeypatch.setattr(release_module, "readme", broken)
     out = tmp_path / "bundle"
     with pytest.raises(OSError, match="disk full"):
         release_module.release(load_course(course), out)

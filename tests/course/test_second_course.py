@@ -101,7 +101,7 @@ def test_release_is_the_course_s_own(course: Path, tmp_path: Path) -> None:
         text = path.read_text(encoding="utf-8")
         assert not BACKPROP.search(text), (path, BACKPROP.search(text))
     pyproject = (out / "pyproject.toml").read_text(encoding="utf-8")
-    assert 'name = "stats-exercises"' in pyproject and '"scipy>=1.10",' in pyproject
+    assert 'name = "descriptive-statistics"' in pyproject and '"scipy>=1.10",' in pyproject
     assert "scikit-learn" not in pyproject
     config = (out / "course.toml").read_text(encoding="utf-8")
     assert "secret =" not in config and "stats-demo-secret" not in config
@@ -116,8 +116,8 @@ def test_release_is_the_course_s_own(course: Path, tmp_path: Path) -> None:
 def test_nbgrader_generate(course: Path, tmp_path: Path) -> None:
     """Does `grader nbgrader generate` write the module's source notebook?"""
     nb_course = tmp_path / "nbcourse"
-    proc = run(["nbgrader", "generate", "--course", str(nb_course), "--from", str(course)],
-               cwd=tmp_path)
+    proc = run(["nbgrader", "generate", "--nbgrader-course", str(nb_course), "--course",
+                str(course)], cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     notebook = nb_course / "source" / "stats" / "moments.ipynb"
     assert f"wrote {notebook}" in proc.stdout

@@ -112,7 +112,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("nbgrader")
     first = _copy_course(ROOT, COURSE_FILES, base / "before" / "backprop-course")
     grader = [sys.executable, "-m", "grader"]
-    _run([*grader, "nbgrader", "generate", "--course", "nbgrader"], cwd=first)
+    _run([*grader, "nbgrader", "generate", "--nbgrader-course", "nbgrader"], cwd=first)
     moved = base / "after" / "moved-course"
     moved.parent.mkdir()
     first.rename(moved)
@@ -178,6 +178,31 @@ def test_feedback_shows_the_diagnosis(course: dict[str, Any]) -> None:
     assert "Transposed gradient" in html
 
 
+def test_autograde_output_is_short_and_fits_the_feedback_page(course: dict[str, Any]) -> None:
+    """What nbgrader shows of each graded test cell is the hidden tests' lines only (the
+    public checks print nothing under autograde), each line at most 90 columns, at most 13
+    lines per hidden test (its line and 12 of explanation); the untouched stubs' cells say
+    so in one line per test."""
+    from grader.integrations.notebook import MAX_LINES, WIDTH
+
+    for student in ("ben", "stan"):
+        for path in (course["root"] / "autograded" / student / ASSIGNMENT).glob("*.ipynb"):
+            for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+                if not cell["metadata"].get("nbgrader", {}).get("grade"):
+                    continue
+                text = "".join("".join(o.get("text", "")) for o in cell["outputs"]
+                               if o["output_type"] == "stream")
+                lines = text.splitlines()
+                heads = [line for line in lines if not line.startswith("    ")]
+                assert heads and all(h.split()[0] in ("passed", "FAILED", "ERROR", "TIMEOUT")
+                                     for h in heads), (path, text)
+                assert max(len(line) for line in lines) <= WIDTH, (path, text)
+                assert len(lines) <= len(heads) * (1 + MAX_LINES), (path, text)
+                if student == "stan":
+                    said = " ".join(text.split())
+                    assert said.count(": not implemented yet") == len(heads), (path, text)
+
+
 def test_grader_grade_agrees_with_nbgrader_test_by_test(course: dict[str, Any]) -> None:
     """Does the sandboxed `grader grade` give every function the score nbgrader gave its test
     cell, and write those scores into nbgrader's gradebook?"""
@@ -220,8 +245,8 @@ def test_a_course_beside_its_nbgrader_course_moves_with_it(tmp_path: Path) -> No
     reference, only the mean's 4 points for a variance divided by n - 1."""
     first = _copy_course(STATS, ("course.toml", "exercises", "solutions", "checks",
                                  "autograde_tests", "tools"), tmp_path / "before" / "stats")
-    _run([sys.executable, "-m", "grader", "nbgrader", "generate", "--course", "../nbgrader",
-          "--from", "."], cwd=first)
+    _run([sys.executable, "-m", "grader", "nbgrader", "generate", "--nbgrader-course",
+          "../nbgrader"], cwd=first)
     (tmp_path / "before").rename(tmp_path / "after")
     nb_course = tmp_path / "after" / "nbgrader"
     _run([sys.executable, "-m", "nbgrader", "generate_assignment", "stats"], cwd=nb_course)

@@ -52,7 +52,7 @@ def test_does_grade_in_a_notebook_keep_its_session_there(
     reference = session.references[toy_course.root]
     _cell(nb, grade)
     assert nb[SESSION_NAME] is session and session.references[toy_course.root] is reference
-    assert list(session.courses) == [str(toy_course.root)]
+    assert list(session.courses) == [(str(toy_course.root), False)]
     assert "passed  2/2  add_one matches the reference" in capsys.readouterr().out
 
 
@@ -80,7 +80,7 @@ def test_does_check_print_the_report_and_keep_the_course(
     _cell(nb, "import grader.integrations.notebook\n"
               f"grader.integrations.notebook.check('toy', course={str(toy_course.root)!r})\n")
     assert "add_one" in capsys.readouterr().out
-    assert str(toy_course.root) in nb[SESSION_NAME].courses
+    assert (str(toy_course.root), True) in nb[SESSION_NAME].courses
 
 
 def test_does_a_notebook_find_its_course_without_a_path(
@@ -99,16 +99,17 @@ def test_does_a_notebook_find_its_course_without_a_path(
               "again = grader.integrations.notebook.grade('toy', 'add_one', course='../..')\n")
     assert (nb["score"], nb["again"]) == (2.0, 2.0)
     assert {k: c.root for k, c in nb[SESSION_NAME].courses.items()} == {
-        None: toy_course.root, "../..": toy_course.root}
+        (None, False): toy_course.root, ("../..", False): toy_course.root}
     assert "passed  2/2" in capsys.readouterr().out
 
 
 def test_which_course_does_locate_course_choose(
     toy_course: Course, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """An explicit path first, then ``GRADER_COURSE`` (relative to the notebook's folder too),
-    then the nearest course.toml upwards; inside nbgrader's autograded/<student>/<assignment>
-    the walk starts above autograded/, past a course.toml the student submitted."""
+    """An explicit path first, then (public checks only) the public course released beside
+    the notebook, then ``GRADER_COURSE`` (relative to the notebook's folder too), then the
+    nearest course.toml upwards; inside nbgrader's autograded/<student>/<assignment> the walk
+    starts above autograded/, past a course.toml the student submitted."""
     monkeypatch.delenv(notebook.COURSE_ENV, raising=False)
     root = toy_course.root
     nb_course = root / "nbgrader"
@@ -123,13 +124,18 @@ def test_which_course_does_locate_course_choose(
     assert notebook.locate_course(str(root), folder=graded) == root
     monkeypatch.setenv(notebook.COURSE_ENV, str(root))
     assert notebook.locate_course(folder=tmp_path) == root
+    public = tmp_path / notebook.PUBLIC_COURSE
+    public.mkdir()
+    (public / "course.toml").write_text("[course]\nmodules = ['toy']\n", encoding="utf-8")
+    assert notebook.locate_course(folder=tmp_path, public=True) == public
+    assert notebook.locate_course(folder=tmp_path) == root  # hidden tests: never the public one
 
 
 def test_does_a_notebook_outside_any_course_say_how_to_name_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     """No course.toml above and no GRADER_COURSE: the hidden test fails naming both ways out,
-    and a public check prints that it cannot run."""
+    and a public check raises one error naming the keyword to pass."""
     monkeypatch.delenv(notebook.COURSE_ENV, raising=False)
     lone = tmp_path / "lone"
     lone.mkdir()
@@ -139,11 +145,27 @@ def test_does_a_notebook_outside_any_course_say_how_to_name_it(
     with pytest.raises(CourseError, match=r"set GRADER_COURSE .* course='"):
         notebook.locate_course()
     nb = _notebook(TOY_SOLUTION)
-    _cell(nb, "import grader.integrations.notebook\n"
-              "grader.integrations.notebook.check('toy')\n")
-    out = capsys.readouterr().out
-    assert out.startswith("Public checks unavailable: no course.toml in ")
-    assert "GRADER_COURSE" in out
+    with pytest.raises(notebook.NoCourse, match=r"check\('toy', course='path/to/course'\)"):
+        _cell(nb, "import grader.integrations.notebook\n"
+                  "grader.integrations.notebook.check('toy')\n")
+    assert capsys.readouterr().out == ""
+
+
+def test_does_grader_check_outside_any_course_name_the_keyword(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``from grader import check; check('neuron')`` in a notebook outside any course: one
+    error (no chained CourseError) naming ``course=``, not the command line's --course."""
+    import grader
+
+    if any((p / "course.toml").is_file() for p in (tmp_path, *tmp_path.parents)):
+        pytest.skip("a course.toml above the temporary folder")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CourseError) as raised:
+        grader.check("neuron")
+    assert "check('neuron', course='path/to/course')" in str(raised.value)
+    assert "--course" not in str(raised.value)
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
 
 
 def test_is_a_session_made_once_per_namespace() -> None:

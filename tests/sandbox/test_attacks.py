@@ -609,7 +609,7 @@ def attacks(tmp_path_factory: pytest.TempPathFactory) -> Attacks:
 
     def grade(run: str, *extra: str, prefix: tuple[str, ...] = ()) -> list[str]:
         return grader("grade", base / run, "--out", base / f"out-{run}", "--jobs", "1",
-                      "--course", course, *extra, prefix=prefix)
+                      "--progress", "each", "--course", course, *extra, prefix=prefix)
 
     runs: dict[str, Run] = {}
     side = 3 * SUBMISSION_TIMEOUT + 120
