@@ -97,6 +97,11 @@ if [ ! -x "$GRADER" ]; then  # not installed by setup.sh: the grader on PATH, if
     GRADER="$(command -v grader || true)"
 fi
 [ -n "$GRADER" ] || fail "no grader in $ROOT/venv (did setup.sh fail?) nor on PATH"
+# What a submission must never read, even where the sandbox falls back to running it as
+# another user (Gradescope's container may refuse bubblewrap's namespaces; `grader doctor` in
+# the build log says): the course with its hidden tests, solutions and secret, and the
+# students' names and emails in the metadata. The grader reads them as their owner.
+chmod -R go-rwx "$SOURCE" "$ROOT/submission_metadata.json" 2>/dev/null || true
 if [ -f "$SOURCE/secret.txt" ]; then
     GRADER_SECRET="$(cat "$SOURCE/secret.txt")"
     export GRADER_SECRET

@@ -145,7 +145,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                         for n, r in (("ada", ada), ("ben", ben))},
             "offline": {n: json.loads((tmp / "graded" / f"{f}.gradescope.json").read_text())
                         for n, f in (("ada", "1001"), ("ben", "17%2B4242"))},
-            "tmp": tmp}
+            "tmp": tmp, "roots": {"ada": ada, "ben": ben}}
 
 
 @pytest.mark.slow
@@ -212,6 +212,20 @@ def test_run_autograder_writes_gradescope_s_results_json(built: dict[str, Any]) 
     failed = [t for t in ben["tests"] if t["status"] == "failed"]
     assert failed and all(t["name"].startswith("neuron.") for t in failed)
     assert any("Missing factor 2" in t["output"] for t in failed)
+
+
+@pytest.mark.slow
+def test_run_autograder_leaves_the_course_and_the_metadata_readable_by_their_owner_only(
+        built: dict[str, Any]) -> None:
+    """Where the sandbox can only run a submission as another user, that user must not read
+    the hidden tests, the solutions, the secret or the students' emails."""
+    for root in built["roots"].values():
+        private = [root / "submission_metadata.json", root / "source",
+                   *(root / "source").rglob("*")]
+        assert len(private) > 50
+        shared = [p for p in private if not p.is_symlink() and p.stat().st_mode & 0o077]
+        assert shared == []
+        assert (root / "source" / gradescope.SECRET_FILE) in private
 
 
 @pytest.mark.slow
