@@ -291,9 +291,13 @@ def gradescope_run(
     submission: Path,
     results_file: Path,
     course: Course,
-    metadata: Path | None = None,
+    student: str = "submission",
 ) -> float:
     """Grade one submission inside Gradescope's autograder and write its ``results.json``.
+
+    ``student`` seeds the per-student inputs (`grader.integrations.gradescope.student_id` of
+    the submission's metadata), so `grader grade` of the same files under that id gives the
+    same result.
 
     Whatever goes wrong, a valid ``results.json`` is written (score 0 and the reason), so the
     student always sees an explanation rather than a bare autograder failure.
@@ -303,7 +307,6 @@ def gradescope_run(
     float
         The score written.
     """
-    import json
 
     from grader.batch import pipeline as batch
     from grader.batch.submissions import Submission
@@ -311,13 +314,7 @@ def gradescope_run(
     from grader.engine.grading import warm_up
     from grader.exports import gradebook as export
 
-    student = "submission"
-    if metadata is not None and metadata.is_file():
-        try:
-            data = json.loads(metadata.read_text(encoding="utf-8"))
-            student = inert.text(str(data.get("id") or student))
-        except (OSError, ValueError, AttributeError):
-            pass
+    student = inert.text(student)
     try:
         specs, reference = course.collect(hidden=True), course.reference()
         warm_up(specs, reference)

@@ -224,7 +224,6 @@ def gradescope(submission: Path, results_file: Path, metadata: Path, course: Pat
     The student is the Gradescope ids of the metadata's users (a group's joined by +), so
     `grader grade` on a folder named by that id gives the same result.
     """
-    import tempfile
     import time
 
     from grader import api
@@ -235,11 +234,9 @@ def gradescope(submission: Path, results_file: Path, metadata: Path, course: Pat
         loaded = load_course(course)
     except CourseError as exc:
         raise usage(exc) from exc
-    with tempfile.TemporaryDirectory(prefix="grader-gradescope-") as folder:
-        score = api.gradescope_run(submission=autograder.submission_entry(submission),
-                                   results_file=results_file,
-                                   course=loaded,
-                                   metadata=autograder.identified(metadata, Path(folder)))
+    score = api.gradescope_run(submission=autograder.submission_entry(submission),
+                               results_file=results_file, course=loaded,
+                               student=autograder.student_id(metadata))
     autograder.finish(results_file, time.monotonic() - started)
     click.echo(f"score {score:g}; wrote {results_file}")
 

@@ -30,7 +30,7 @@ from grader.engine.results import write_json
 from grader.util import inert
 from grader.util.files import atomic_open
 
-__all__ = ["PACKAGE", "SECRET_FILE", "build", "check_target", "finish", "identified",
+__all__ = ["PACKAGE", "SECRET_FILE", "build", "check_target", "finish",
            "student_id", "submission_entry"]
 
 #: where the zip keeps its copy of the grader (what ``setup.sh`` installs)
@@ -228,14 +228,6 @@ def submission_entry(folder: Path) -> Path:
     if len(entries) == 1 and entries[0].suffix.lower() == ".zip" and entries[0].is_file():
         return entries[0]
     return folder
-
-
-def identified(metadata: Path | None, folder: Path) -> Path:
-    """A ``submission_metadata.json`` in ``folder`` whose ``id`` is the `student_id` of
-    ``metadata``: what `grader.api.gradescope_run` seeds the per-student inputs from."""
-    written = folder / "submission_metadata.json"
-    write_json({"id": student_id(metadata)}, written)
-    return written
 
 
 def finish(results_file: Path, seconds: float) -> None:
