@@ -19,11 +19,11 @@ import json
 import os
 import shutil
 import stat
-import tomllib
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from grader.course.bundle_project import framework, project_text
 from grader.course.config import Course, CourseError
 from grader.course.points import listing, verify
 from grader.engine.results import write_json
@@ -303,54 +303,9 @@ def _tree(folder: Path) -> Iterator[tuple[str, Path]]:
 def _pyproject(course: Course, package: Path) -> str:
     """The ``pyproject.toml`` installing the zip's copy of the grader: its console script,
     its package data, the grader's requirements and the course's own."""
-    version, python, requirements = _framework(package)
-    requirements = list(dict.fromkeys([*requirements, *course.dependencies]))
-    data = sorted(p.relative_to(package).as_posix() for _, p in _tree(package)
-                  if p.suffix != ".py")
-    lines = ["[build-system]", 'requires = ["setuptools>=68"]',
-             'build-backend = "setuptools.build_meta"', "", "[project]",
-             'name = "backprop-grader"', f"version = {json.dumps(version)}"]
-    if python:
-        lines.append(f"requires-python = {json.dumps(python)}")
-    lines += ["dependencies = [", *(f"    {json.dumps(r)}," for r in requirements), "]", "",
-              "[project.scripts]", 'grader = "grader.cli:main"', "",
-              "[tool.setuptools.packages.find]", 'include = ["grader", "grader.*"]', "",
-              "[tool.setuptools.package-data]",
-              "grader = [" + ", ".join(json.dumps(d) for d in data) + "]"]
-    return "\n".join(lines) + "\n"
-
-
-def _framework(package: Path) -> tuple[str, str, list[str]]:
-    """The grader's version, Python requirement and runtime requirements: from the
-    ``pyproject.toml`` beside the package (a checkout), else from its installed metadata."""
-    import importlib.metadata
-
-    pyproject = package.parent / "pyproject.toml"
-    if pyproject.is_file():
-        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
-        if "dependencies" in project:
-            # a checkout that is a course too lists that course's dependencies: not the
-            # grader's (the course being built adds its own)
-            beside = _course_dependencies(package.parent / "course.toml")
-            return (str(project.get("version", "0")), str(project.get("requires-python", "")),
-                    [str(d) for d in project["dependencies"] if str(d) not in beside])
-    for name in importlib.metadata.packages_distributions().get(package.name, []):
-        meta = importlib.metadata.metadata(name)
-        requires = importlib.metadata.requires(name) or []
-        return (meta["Version"] or "0", meta["Requires-Python"] or "",
-                [r for r in requires if "extra ==" not in r])
-    raise CourseError(f"cannot tell what the grader at {package} requires: no pyproject.toml "
-                      "beside it and no installed distribution provides it")
-
-
-def _course_dependencies(config: Path) -> set[str]:
-    """``[course] dependencies`` of a ``course.toml`` (none if it cannot be read)."""
-    try:
-        table = tomllib.loads(config.read_text(encoding="utf-8")).get("course", {})
-    except (OSError, tomllib.TOMLDecodeError):
-        return set()
-    found = table.get("dependencies", []) if isinstance(table, dict) else []
-    return {str(d) for d in found} if isinstance(found, list) else set()
+    requirements = list(dict.fromkeys([*framework()[2], *course.dependencies]))
+    return project_text("backprop-grader", f"The autograder of {course.name}", requirements,
+                        package, readme=None)
 
 
 def _info(name: str, mode: int) -> zipfile.ZipInfo:
