@@ -121,6 +121,16 @@ class Course:
         """Folder of the hidden tests (absent from a student release)."""
         return self.root / "autograde_tests"
 
+    @property
+    def private_paths(self) -> tuple[Path, ...]:
+        """What no student code may read: the reference, the hidden tests, ``course.toml``
+        (the secret), the course's mutants (they quote the reference) and its version
+        control (every past state of all of these). At the uid isolation level, where the
+        child can read what any user may, the grader takes the "other" permissions off them.
+        """
+        return (self.solutions, self.hidden_tests, self.root / "course.toml",
+                self.root / "mutants", self.root / ".git")
+
     def helper_sources(self) -> dict[str, str]:
         """The public helper modules that run inside the sandbox (``[grading]
         sandbox_helpers``, modules of ``checks/``), name to source."""

@@ -117,7 +117,7 @@ class WorkerCourses:
                 if problem is not None:
                     raise ClusterError(f"{_where()}: {problem}")
                 if detect().level == "uid":  # accepted reduced isolation: hide the answers
-                    protect([course.solutions, course.hidden_tests, course.root / "course.toml"])
+                    protect(course.private_paths)
                 specs = course.collect(hidden=True)
                 reference = course.reference()
                 warm_up(specs, reference)

@@ -44,9 +44,10 @@ class LocalExecutor:
         student gets an error result; a worker that dies is the grader's failure for its
         student, and is replaced too."""
         course = state.course
-        if detect().level == "uid":  # the child's uid must not read what decides a grade
-            for path in protect([course.solutions, course.hidden_tests,
-                                 course.root / "course.toml", state.out]):
+        if detect().level == "uid":  # the child's uid must not read what decides a grade,
+            # nor the other students' work (the class's own files, before their copies)
+            for path in protect([*course.private_paths, state.out,
+                                 *(submission.path for submission in todo)]):
                 print(f"made {path} unreadable to other users (the sandbox runs as one)",
                       file=log)
         if not todo:
