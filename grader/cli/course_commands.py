@@ -212,7 +212,8 @@ class CourseGroup(click.Group):
                 f"`grader {command}` needs the Python package {missing!r}, which is not "
                 "installed here. A course's student package installs only what students "
                 "need (check, submit, list and the course's own commands); to grade, install "
-                "the grader itself: pip install backprop-grader"), ctx) from None
+                "the grader itself from its repository, in its own environment: "
+                "pip install path/to/backprop-grader"), ctx) from None
 
     def resolve_command(self, ctx: click.Context, args: list[str],
                         ) -> tuple[str | None, click.Command | None, list[str]]:

@@ -60,12 +60,14 @@ def readme(course: Course, folder: str, zip_name: str, has_notes: bool) -> str:
                                               else "") + "and hand in the zip that "
                    "`grader submit` writes."), "",
              "## Install", "",
-             "With Python 3.11 or later, in this folder (a virtual environment is optional):",
-             "", "```bash", "python -m venv .venv && . .venv/bin/activate   # optional",
+             "With Python 3.11 or later, in this folder:",
+             "", "```bash", "python -m venv .venv && . .venv/bin/activate",
              "pip install -e .", "```", "",
              _wrap(f"or `pip install ./{folder}` from the folder above. This installs the "
                    "`grader` command and what the course needs (`pyproject.toml` lists it). "
-                   "Run every `grader` command below in this folder."), "",
+                   "Run every `grader` command below in this folder. Use an environment of "
+                   "its own (the virtual environment above, or your machine's Python), not "
+                   "one that holds the instructor's grader: both provide `grader`."), "",
              "## What is here", "",
              _wrap(f"- `exercises/`: one module per topic, in this order: {modules}. Fill "
                    "them in; only the functions' bodies are yours to change.")]

@@ -28,7 +28,7 @@ def test_grading_without_its_libraries_names_the_package_and_the_install(tmp_pat
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "`grader grade` needs the Python package" in proc.stderr
-    assert "pip install backprop-grader" in proc.stderr
+    assert "pip install path/to/backprop-grader" in proc.stderr
 
 
 def test_checking_needs_neither_library(tmp_path: Path) -> None:
