@@ -303,6 +303,10 @@ def _locate(reference: bool, path: str | Path | None,
         raise CurvesUsageError(f"the course {loaded.name!r} lacks {', '.join(missing)}: the "
                                "training curves need the contract's mlp and sgd modules")
     if reference:
+        if not loaded.solutions.is_dir():
+            raise CurvesUsageError(f"no reference solutions at {loaded.solutions} (a student "
+                                   "release has none): train your own code, without "
+                                   "--reference")
         folder, source = loaded.solutions, "reference solutions"
     else:
         folder = folder or loaded.exercises

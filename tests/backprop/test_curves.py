@@ -183,3 +183,22 @@ def test_lazy_export() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_reference_curves_in_a_student_release_say_there_is_none(tmp_path: Path) -> None:
+    """A student bundle has no solutions: --reference says so and what to do instead."""
+    student = tmp_path / "student"
+    for name in ("course.toml", "exercises", "checks", "commands"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, student / name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            student.mkdir(exist_ok=True)
+            shutil.copy2(source, student / name)
+    result = CliRunner().invoke(main, ["curves", "--reference", "--course", str(student),
+                                       "--out", str(tmp_path / "c.png")])
+    assert result.exit_code == 2, result.output
+    assert "a student release has none" in result.output
+    assert "without --reference" in result.output
+    assert not (tmp_path / "c.png").exists()
