@@ -105,4 +105,5 @@ class ImportGuard(importlib.abc.MetaPathFinder):
         also = f" (this course also allows: {', '.join(self.extra)})" if self.extra else ""
         raise ModuleNotFoundError(
             f"{fullname} is not available here: a submission may import numpy, its "
-            f"submodules and the Python standard library{also}", name=fullname)
+            f"submodules, the Python standard library and its own .py modules beside its "
+            f"exercise modules (not folders){also}", name=fullname)

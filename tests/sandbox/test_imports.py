@@ -153,7 +153,8 @@ def test_is_a_package_the_course_does_not_allow_refused_with_one_clear_message(
     for name in ("sklearn", "click", "grader"):
         assert refused[name] == (
             f"ModuleNotFoundError: {name} is not available here: a submission may import "
-            "numpy, its submodules and the Python standard library")
+            "numpy, its submodules, the Python standard library and its own .py modules "
+            "beside its exercise modules (not folders)")
     allowing = Limits(FAST.call_timeout, FAST.submission_timeout, allow_imports=("sklearn",))
     with Sandbox(importer, allowing, isolation=mode) as box:
         found = box.call("importer", "imports",
@@ -241,7 +242,8 @@ def test_at_the_uid_level_does_every_numpy_submodule_import_and_sklearn_get_one_
     for name in ("sklearn", "grader"):
         assert report["refused"][name] == (
             f"ModuleNotFoundError: {name} is not available here: a submission may import "
-            "numpy, its submodules and the Python standard library")
+            "numpy, its submodules, the Python standard library and its own .py modules "
+            "beside its exercise modules (not folders)")
     assert list(report["listing"].values()) == ["refused", "refused"], report["listing"]
 
 
@@ -351,7 +353,7 @@ def test_does_check_apply_the_courses_import_rule(allow: list[str], tmp_path: Pa
     else:
         assert proc.returncode == 1, shown[-3000:]
         assert "sklearn is not available here: a submission may import numpy, its " \
-               "submodules and the Python standard library" in shown
+               "submodules, the Python standard library and its own .py modules" in shown
 
 
 def test_does_the_course_read_allow_imports(tmp_path: Path) -> None:
