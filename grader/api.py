@@ -292,29 +292,35 @@ def gradescope_run(
     results_file: Path,
     course: Course,
     student: str = "submission",
-) -> float:
+) -> tuple[float, str | None]:
     """Grade one submission inside Gradescope's autograder and write its ``results.json``.
 
     ``student`` seeds the per-student inputs (`grader.integrations.gradescope.student_id` of
     the submission's metadata), so `grader grade` of the same files under that id gives the
     same result.
 
-    Whatever goes wrong, a valid ``results.json`` is written (score 0 and the reason), so the
-    student always sees an explanation rather than a bare autograder failure.
+    Whatever goes wrong, a valid ``results.json`` is written: if the grader itself fails, score
+    0 and a generic message (`grader.integrations.gradescope.failure`), since the student reads
+    that file; the reason (which names the host's paths) is returned, for the instructor-only
+    output.
 
     Returns
     -------
-    float
-        The score written.
+    tuple of (float, str or None)
+        The score written, and the traceback of the grader's failure (None when graded).
     """
+
+    import traceback
 
     from grader.batch import pipeline as batch
     from grader.batch.submissions import Submission
     from grader.engine import results
     from grader.engine.grading import warm_up
     from grader.exports import gradebook as export
+    from grader.integrations import gradescope
 
     student = inert.text(student)
+    problem: str | None = None
     try:
         specs, reference = course.collect(hidden=True), course.reference()
         warm_up(specs, reference)
@@ -323,10 +329,9 @@ def gradescope_run(
         results.validate(result)
         payload: GradescopeResult = export.gradescope(result)
     except Exception as exc:  # the grader failed: still give Gradescope a valid file
-        payload = {"score": 0.0, "output": f"The autograder failed: {type(exc).__name__}: "
-                                           f"{exc}. Tell your instructor.", "tests": []}
+        payload, problem = gradescope.failure(), "".join(traceback.format_exception(exc))
     results.write_json(payload, results_file)  # any text: lone surrogates are escaped
-    return float(payload["score"])
+    return float(payload["score"]), problem
 
 
 def _graded_in_time(job: Job, course: Course, specs: Sequence[TestSpec],

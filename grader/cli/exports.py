@@ -16,7 +16,8 @@ _LIST_SHOWN = 20  # names listed on stderr before "... and N more"
 
 
 @click.group("export", epilog=exit_codes(
-    "the file was written", "the file was written, but some results are not in the roster",
+    "the file was written", "the file was written, but some results are not in the roster "
+    "or two match one roster student",
     "no results, unreadable roster, bad option"))
 def export() -> None:
     """Write the grades of a results folder in the CSV shape an LMS imports."""
@@ -26,7 +27,8 @@ def _lms_command(lms: str, roster_help: str, how: str) -> click.Command:
     @click.command(lms, epilog=exit_codes(
         "the file was written, every result placed (roster students without a result are "
         "listed on stderr)",
-        "the file was written, but some results are not in the roster (listed on stderr)",
+        "the file was written, but some results are not in the roster or two match one "
+        "roster student (listed on stderr)",
         "no results in RESULTS_DIR, unreadable roster, no such --id-column, bad option"),
         help=f"Write the grades in RESULTS_DIR as a {how}\n\nThe roster maps the grader's "
              "student ids (the submissions' names: alice.zip is alice) to LMS users: the "
@@ -96,6 +98,11 @@ def _export(lms: str, results_dir: Path, roster_path: Path, out: Path, id_column
         _list(f"{len(made.unmatched)} results are not in the roster by {roster.id_column!r} "
               "(not written; fix the submission's name or pass another --id-column)",
               made.unmatched)
+    if made.ambiguous:
+        _list(f"{len(made.ambiguous)} roster students have two or more results (not written; "
+              "keep one)",
+              [f"{' and '.join(names)} for {who}" for who, names in made.ambiguous.items()])
+    if made.unmatched or made.ambiguous:
         raise SystemExit(1)
 
 

@@ -207,8 +207,9 @@ def release(out: Path | None, autograder: Path | None, secret: str | None,
         raise usage(exc) from exc
 
 
-@click.command(epilog=exit_codes("results.json was written, whatever the score", None,
-                                 "no course at --course, bad option"))
+@click.command(epilog=exit_codes("results.json was written, whatever the score (a submission "
+                                 "the grader could not grade: score 0, the reason in stdout)",
+                                 None, "no course at --course, bad option"))
 @click.option("--submission", type=click.Path(path_type=Path, file_okay=False),
               default=Path("/autograder/submission"), show_default=True)
 @click.option("--results", "results_file", type=click.Path(path_type=Path, dir_okay=False),
@@ -222,7 +223,8 @@ def gradescope(submission: Path, results_file: Path, metadata: Path, course: Pat
     """Entry point inside Gradescope's autograder container (run_autograder).
 
     The student is the Gradescope ids of the metadata's users (a group's joined by +), so
-    `grader grade` on a folder named by that id gives the same result.
+    `grader grade` on a folder named by that id gives the same result. The output (stdout
+    and stderr) is the instructor's: Gradescope hides it from students.
     """
     import time
 
@@ -230,14 +232,20 @@ def gradescope(submission: Path, results_file: Path, metadata: Path, course: Pat
     from grader.integrations import gradescope as autograder
 
     started = time.monotonic()
+    warn_isolation()  # on Gradescope, bubblewrap may be refused: the instructor must know
     try:
         loaded = load_course(course)
     except CourseError as exc:
         raise usage(exc) from exc
-    score = api.gradescope_run(submission=autograder.submission_entry(submission),
-                               results_file=results_file, course=loaded,
-                               student=autograder.student_id(metadata))
+    student, why = autograder.identify(metadata)
+    click.echo(inert.terminal(f"graded as student id {student!r}: {why}"))
+    score, problem = api.gradescope_run(submission=autograder.submission_entry(submission),
+                                        results_file=results_file, course=loaded,
+                                        student=student)
     autograder.finish(results_file, time.monotonic() - started)
+    if problem:
+        click.echo(inert.terminal("the grader could not grade this submission (the student "
+                                  f"sees only that it failed):\n{problem}"))
     click.echo(f"score {score:g}; wrote {results_file}")
 
 

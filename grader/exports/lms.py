@@ -5,9 +5,10 @@ The grader knows a student by their submission's name (a folder, zip or notebook
 LMS's own CSV export of the class, maps one to the other: the roster column named by
 ``id_column`` (``SIS Login ID`` in a Canvas gradebook export, ``Email address`` in a Moodle
 grades export by default) holds, for each LMS user, the grader's student id. Values are
-matched ignoring case and surrounding spaces. Every roster student gets a row; one without a
-result gets a blank grade (or ``missing_score``) and is reported, never dropped; a result
-whose student is not in the roster is reported too.
+matched ignoring case, surrounding spaces and Unicode normal form (a macOS file name in NFD
+is the roster's NFC name). Every roster student gets a row; one without a result gets a
+blank grade (or ``missing_score``) and is reported, never dropped; a result whose student is
+not in the roster is reported too, and so are two results that match one roster student.
 
 Formats written:
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +82,8 @@ class Roster:
     id_column: str
 
     def key(self, row: dict[str, str]) -> str:
-        """The student id a row stands for, as matched (case and outer spaces ignored)."""
+        """The student id a row stands for, as matched (case, outer spaces and Unicode
+        normal form ignored)."""
         return _key(row.get(self.id_column, ""))
 
 
@@ -96,8 +99,11 @@ class Export:
         Roster students (their ``id_column`` value) without a result: written blank (or
         with the missing score).
     unmatched : list of str
-        Students with a result whom the roster does not list, or whose id differs from
-        another's only in case: not in the file.
+        Students with a result whom the roster does not list: not in the file.
+    ambiguous : dict of str to list of str
+        Each roster student (their ``id_column`` value) matched by two or more results
+        (``Alice/`` and ``alice/``), to those results' students, sorted: no grade written
+        (which one is theirs is not known).
     written : int
         Rows with a grade.
     """
@@ -105,6 +111,7 @@ class Export:
     text: str
     missing: list[str] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
+    ambiguous: dict[str, list[str]] = field(default_factory=dict)
     written: int = 0
 
     def write(self, path: Path) -> None:
@@ -174,7 +181,8 @@ def _special(row: dict[str, str]) -> bool:
 
 
 def _key(value: str) -> str:
-    return value.strip().casefold()
+    """A student id as matched: NFC, case folded, outer spaces stripped."""
+    return unicodedata.normalize("NFC", value.strip()).casefold()
 
 
 def export(lms: Lms, roster: Roster, results: Iterable[Result], *, column: str | None = None,
@@ -201,24 +209,24 @@ def export(lms: Lms, roster: Roster, results: Iterable[Result], *, column: str |
     -------
     Export
     """
-    by_key: dict[str, Result] = {}
-    twins: list[str] = []  # ids that differ only in case: which is whose is not known
-    assignment = ""
+    grouped: dict[str, list[Result]] = {}
     for result in results:
-        key = _key(result["student"])
-        if key in by_key:
-            twins += [by_key[key]["student"], result["student"]]
-        by_key[key] = result
-        assignment = assignment or result.get("assignment", "")
-    for twin in twins:
-        by_key.pop(_key(twin), None)
+        grouped.setdefault(_key(result["student"]), []).append(result)
+    assignment = next((r.get("assignment", "") for g in grouped.values() for r in g
+                       if r.get("assignment")), "")
     title = column or _default_column(lms, roster, assignment or "grader")
     items = [title, *(f"{title}: {m}" for m in modules)]
-    known = {roster.key(row) for row in roster.rows}
-    out = Export("", unmatched=sorted({*twins, *(r["student"] for k, r in by_key.items()
-                                                 if k not in known)}))
-    top = max((float(r["max_score"]) for r in by_key.values()), default=0.0)
-    module_tops = {m: max((float(r["modules"][m]["max_score"]) for r in by_key.values()
+    known = {roster.key(row): row.get(roster.id_column, "").strip() for row in roster.rows}
+    # ids equal once matched (Alice/ and alice/): which is the student's is not known
+    twins = {k: sorted(r["student"] for r in g) for k, g in grouped.items() if len(g) > 1}
+    by_key = {k: g[0] for k, g in grouped.items() if k not in twins}
+    out = Export("", unmatched=sorted(
+        [*(r["student"] for k, r in by_key.items() if k not in known),
+         *(s for k, names in twins.items() if k not in known for s in names)]),
+        ambiguous={known[k]: names for k, names in sorted(twins.items()) if k in known})
+    every = [r for g in grouped.values() for r in g]
+    top = max((float(r["max_score"]) for r in every), default=0.0)
+    module_tops = {m: max((float(r["modules"][m]["max_score"]) for r in every
                            if m in r["modules"]), default=0.0) for m in modules}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -235,7 +243,8 @@ def export(lms: Lms, roster: Roster, results: Iterable[Result], *, column: str |
         key = roster.key(row)
         found = by_key.get(key) if key else None
         if found is None:
-            out.missing.append(row.get(roster.id_column, "").strip() or _who(row))
+            if key not in twins:  # (a student with two results is reported as ambiguous)
+                out.missing.append(row.get(roster.id_column, "").strip() or _who(row))
             blank = "" if missing_score is None else _num(missing_score)
             grades = [blank] * len(items)
         else:

@@ -9,8 +9,10 @@ course folder itself, with its hidden tests, its solutions and its secret: it is
 instructor's upload and must never reach a student. Both scripts take their root from
 ``$AUTOGRADER_ROOT`` (default ``/autograder``), so the autograder can be tried on any machine.
 
-`student_id` is who a submission belongs to (its ``submission_metadata.json``), and `finish`
-completes a ``results.json`` with the fields Gradescope reads about the run itself.
+`identify` is who a submission belongs to (its ``submission_metadata.json``) and why, `failure`
+the ``results.json`` of a submission the grader could not grade (a generic message: the
+reason, with the host's paths, goes to the instructor-only output), and `finish` completes a
+``results.json`` with the fields Gradescope reads about the run itself.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from grader.course.bundle_project import framework, project_text
 from grader.course.config import Course, CourseError
 from grader.course.points import listing, verify
 from grader.engine.results import write_json
+from grader.exports.gradebook import GradescopeResult
 from grader.util import inert
 from grader.util.files import atomic_open
 
-__all__ = ["PACKAGE", "SECRET_FILE", "build", "check_target", "finish",
-           "student_id", "submission_entry"]
+__all__ = ["FAILURE_MESSAGE", "PACKAGE", "RUN_FIELDS", "SECRET_FILE", "build", "check_target",
+           "failure", "finish", "identify", "student_id", "submission_entry"]
 
 #: where the zip keeps its copy of the grader (what ``setup.sh`` installs)
 PACKAGE = "package"
@@ -43,6 +46,12 @@ COURSE_FOLDERS = ("exercises", "checks", "solutions", "autograde_tests")
 _SKIPPED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 _EXECUTABLE = 0o755
 _READABLE = 0o644
+#: what a student reads when the grader could not grade their submission (why: in stdout)
+FAILURE_MESSAGE = ("The autograder could not grade this submission; your instructor has the "
+                   "details.")
+#: the fields of a results.json about the run itself (``execution_time`` besides)
+RUN_FIELDS = {"stdout_visibility": "hidden", "output_format": "text",
+              "test_output_format": "text"}
 
 SETUP_SH = """\
 #!/usr/bin/env bash
@@ -88,8 +97,9 @@ mkdir -p "$ROOT/results"
 rm -f "$RESULTS"
 fail() {  # whatever went wrong, a results.json the student can read (the reason: in stdout)
     echo "run_autograder: $1" >&2
-    MESSAGE="The autograder failed: tell your instructor."
-    echo "{\\"score\\": 0, \\"output\\": \\"$MESSAGE\\", \\"tests\\": []}" > "$RESULTS"
+    cat > "$RESULTS" <<'JSON'
+@FAILURE@
+JSON
     exit 1
 }
 GRADER="$ROOT/venv/bin/grader"
@@ -112,6 +122,9 @@ status=$?
 [ -s "$RESULTS" ] || fail "grader gradescope wrote no results.json (exit code $status)"
 exit "$status"
 """
+RUN_AUTOGRADER = RUN_AUTOGRADER.replace("@FAILURE@", json.dumps(
+    {"score": 0, "output": FAILURE_MESSAGE, "tests": [], "visibility": "visible",
+     **RUN_FIELDS}))
 
 NOTICE = """\
 # Gradescope autograder: {name}
@@ -133,13 +146,14 @@ def build(course: Course, path: Path) -> list[str]:
     """Write Gradescope's autograder zip for ``course`` at ``path``.
 
     The zip holds, at its root, ``setup.sh`` and ``run_autograder`` (both executable), the
-    course folder's ``course.toml`` and its ``exercises/``, ``checks/``, ``solutions/`` and
-    ``autograde_tests/`` (with the misconceptions file and the folders of the course's own
-    commands where they lie elsewhere), the course secret in ``secret.txt``, the grader in
-    ``package/`` (its ``pyproject.toml`` requiring the grader's own requirements and the
-    course's ``[course] dependencies``) and ``AUTOGRADER.md`` saying what it is. Nothing is
-    written unless the course loads as ``grader grade`` loads it (its hidden tests, its
-    ``[points]``), and the zip appears only when complete.
+    course folder's ``course.toml``, its stubs (``exercises/<module>.py``, nothing else found
+    there), its ``checks/``, ``solutions/`` and ``autograde_tests/`` (with the misconceptions
+    file and the folders of the course's own commands where they lie elsewhere), the course
+    secret in ``secret.txt``, the grader in ``package/`` (its ``pyproject.toml`` requiring the
+    grader's own requirements and the course's ``[course] dependencies``) and
+    ``AUTOGRADER.md`` saying what it is. Nothing is written unless the course loads as
+    ``grader grade`` loads it (its hidden tests, its ``[points]``), and the zip appears only
+    when complete.
 
     Parameters
     ----------
@@ -157,10 +171,16 @@ def build(course: Course, path: Path) -> list[str]:
     Raises
     ------
     CourseError
-        ``path`` exists or cannot be a new zip, or the course's checks or hidden tests do not
-        load, or its ``[points]`` disagree with its hidden tests.
+        ``path`` exists or cannot be a new zip, the course has no hidden tests or no solutions
+        (a student bundle), the course's checks or hidden tests do not load, or its
+        ``[points]`` disagree with its hidden tests.
     """
     check_target(path)
+    absent = [f"{f.name}/" for f in (course.hidden_tests, course.solutions) if not f.is_dir()]
+    if absent:
+        raise CourseError(f"{course.root} has no {' and no '.join(absent)} (no hidden tests or "
+                          "solutions here: a student bundle?); build the autograder from the "
+                          "instructor's course")
     course.collect(hidden=False)  # the public checks load as `grader check` loads them
     verify(course, listing(course))  # the hidden tests load as `grader grade` loads them
     members = dict(_course_files(course))
@@ -187,35 +207,57 @@ def build(course: Course, path: Path) -> list[str]:
 
 
 def student_id(metadata: Path | None) -> str:
-    """Who a submission belongs to, from Gradescope's ``submission_metadata.json``.
+    """Who a submission belongs to: `identify`'s id."""
+    return identify(metadata)[0]
 
-    The Gradescope ids of its ``users`` (sorted and joined by ``+`` for a group), so the
-    per-student inputs are the same for every submission of one student with the same files,
-    and a regrade on Gradescope or ``grader grade`` on a folder named by that id gives the same
-    result; else the submission's ``id``; else ``"submission"``.
+
+def identify(metadata: Path | None) -> tuple[str, str]:
+    """Who a submission belongs to, from Gradescope's ``submission_metadata.json``, and why.
+
+    The Gradescope ids of its ``users`` (sorted as text and joined by ``+`` for a group), so
+    the per-student inputs are the same for every submission of one student with the same
+    files, and a regrade on Gradescope or ``grader grade`` on a folder named by that id gives
+    the same result; else the submission's ``id``; else ``"submission"`` (a file that is
+    missing or is not valid JSON: nothing in it is guessed at, and every such submission
+    shares that id's inputs).
 
     Parameters
     ----------
     metadata : Path or None
-        Gradescope's ``submission_metadata.json`` (missing or unreadable: no id in it).
+        Gradescope's ``submission_metadata.json``.
 
     Returns
     -------
-    str
-        The student id (text that encodes as UTF-8).
+    tuple of (str, str)
+        The student id (text that encodes as UTF-8), and which field of the file it is, or
+        why the file gave none, for the instructor's output.
     """
+    if metadata is None:
+        return "submission", "no metadata file given"
     try:
-        data = json.loads(metadata.read_text(encoding="utf-8")) if metadata else {}
-    except (OSError, ValueError):
-        data = {}
+        data = json.loads(metadata.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return "submission", f"{metadata} cannot be read ({exc.strerror or exc})"
+    except ValueError as exc:
+        return "submission", f"{metadata} is not valid JSON ({exc})"
     if not isinstance(data, dict):
-        data = {}
+        return "submission", f"{metadata} is not a JSON object"
     users = data.get("users")
     ids = sorted({str(u["id"]) for u in users if isinstance(u, dict) and u.get("id") is not None}
                  if isinstance(users, list) else ())
     if ids:
-        return inert.text("+".join(ids))
-    return inert.text(str(data.get("id") or "submission"))
+        whose = "the Gradescope id of its user" if len(ids) == 1 else \
+            f"the Gradescope ids of its {len(ids)} users, sorted and joined by +"
+        return inert.text("+".join(ids)), whose
+    if data.get("id"):
+        return inert.text(str(data["id"])), "no users: the submission's own id"
+    return "submission", f"{metadata} has neither users nor an id"
+
+
+def failure() -> GradescopeResult:
+    """The ``results.json`` of a submission the grader could not grade: score 0 and
+    `FAILURE_MESSAGE` (visible), no test; the reason is the instructor's (stdout)."""
+    return {"score": 0.0, "output": FAILURE_MESSAGE, "tests": [], "visibility": "visible"}
 
 
 def submission_entry(folder: Path) -> Path:
@@ -245,9 +287,8 @@ def finish(results_file: Path, seconds: float) -> None:
     if not isinstance(payload, dict):
         return
     payload.setdefault("execution_time", round(seconds))
-    payload.setdefault("stdout_visibility", "hidden")
-    payload.setdefault("output_format", "text")
-    payload.setdefault("test_output_format", "text")
+    for name, value in RUN_FIELDS.items():
+        payload.setdefault(name, value)
     write_json(payload, results_file)
 
 
@@ -270,13 +311,14 @@ def check_target(path: Path) -> None:
 def _course_files(course: Course) -> Iterator[tuple[str, Path]]:
     """The course's files the autograder needs, as (name in the zip, file)."""
     yield "course.toml", course.root / "course.toml"
-    tops = [*COURSE_FOLDERS, *_command_parts(course)]
-    misconceptions = Path(course.misconceptions_file)
-    if misconceptions.parts and misconceptions.parts[0] not in tops:
-        tops.append(misconceptions.parts[0])
-    for top in dict.fromkeys(tops):
+    misconceptions = Path(course.misconceptions_file).parts[:1]
+    needed = {*_command_parts(course), *misconceptions}  # whole, wherever they lie
+    for top in dict.fromkeys([*COURSE_FOLDERS, *sorted(needed)]):
         source = course.root / top
-        if source.is_file():
+        if source == course.exercises and top not in needed:  # the stubs, no stray file
+            yield from ((f"{top}/{m}.py", source / f"{m}.py") for m in course.modules
+                        if (source / f"{m}.py").is_file())
+        elif source.is_file():
             yield top, source
         elif source.is_dir():
             yield from ((f"{top}/{name}", path) for name, path in _tree(source))

@@ -258,4 +258,4 @@ def test_gradescope_entry_point_still_writes_a_valid_file_when_it_fails(tmp_path
     assert proc.returncode == 0, proc.stderr
     payload = json.loads(results_file.read_text())
     assert payload["score"] == 0.0 and payload["tests"] == []
-    assert "The autograder failed" in payload["output"]
+    assert "could not grade this submission" in payload["output"]

@@ -211,9 +211,40 @@ def test_ids_differing_only_in_case_are_not_guessed(tmp_path: Path) -> None:
     roster.write_text(CANVAS_ROSTER, encoding="utf-8")
     read = lms.read_roster(roster, "SIS Login ID")
     made = lms.export("canvas", read, [result("bob", 1.0, 0.0), result("BOB", 2.0, 0.0),
-                                       result("alice", 3.0, 0.0)])
-    assert made.unmatched == ["BOB", "bob"]
-    assert made.missing == ["bob", "carol"] and made.written == 1
+                                       result("alice", 3.0, 0.0), result("Zed", 1.0, 0.0),
+                                       result("zed", 1.0, 0.0)])
+    assert made.ambiguous == {"bob": ["BOB", "bob"]}  # two results for the roster's bob: no guess
+    assert made.unmatched == ["Zed", "zed"]  # twins the roster does not list at all
+    assert made.missing == ["carol"] and made.written == 1
+    bob = next(r for r in csv.reader(io.StringIO(made.text, newline="")) if r[3] == "bob")
+    assert bob[5] == ""  # neither grade is written
+
+
+def test_ids_match_whatever_their_unicode_normal_form(tmp_path: Path) -> None:
+    """A zip named on macOS (NFD: e + combining diaeresis) is the roster's ZOË (NFC)."""
+    roster = tmp_path / "r.csv"
+    roster.write_text(CANVAS_ROSTER.replace("carol", "ZO\u00cb"), encoding="utf-8")
+    read = lms.read_roster(roster, "SIS Login ID")
+    made = lms.export("canvas", read, [result("zoe\u0308", 30.0, 5.0),
+                                       result("Alice", 3.0, 0.0)])
+    assert made.unmatched == [] and made.ambiguous == {} and made.written == 2
+    rows = list(csv.reader(io.StringIO(made.text, newline="")))
+    assert rows[4][3:] == ["ZO\u00cb", "Lab A", "30"]  # the id as the LMS exported it
+
+
+def test_two_results_for_one_roster_student_are_reported_as_ambiguous(
+        tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for student in ("Alice", "alice", "bob"):
+        results.write_json(result(student, 10.0, 0.0), results.result_path(out, student))
+    roster = tmp_path / "r.csv"
+    roster.write_text(CANVAS_ROSTER.replace("ALICE ", "Alice"), encoding="utf-8")
+    run = export("canvas", str(out), "--roster", str(roster), "--out", str(tmp_path / "o.csv"))
+    assert run.returncode == 1
+    assert ("1 roster students have two or more results (not written; keep one): "
+            "Alice and alice for Alice") in run.stderr, run.stderr
+    assert "not in the roster" not in run.stderr
+    assert "have no result (written blank): carol" in run.stderr
 
 
 def test_names_are_inert_ids_are_exact(tmp_path: Path) -> None:

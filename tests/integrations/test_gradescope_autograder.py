@@ -25,7 +25,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from grader.course.config import CourseError
+from grader.course.config import CourseError, load_course
 from grader.integrations import gradescope
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +73,14 @@ RUN_FIELDS = ("execution_time", "stdout_visibility", "output_format", "test_outp
 def _grader(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "grader", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=600)
+
+
+def _course_copy(folder: Path, without: str = "") -> Path:
+    """This repository's course (its ``course.toml`` and folders), copied to ``folder``."""
+    for name in {*gradescope.COURSE_FOLDERS, "commands"} - {without}:
+        shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ROOT / "course.toml", folder / "course.toml")
+    return folder
 
 
 def _unpack(archive: Path, folder: Path) -> None:
@@ -272,20 +280,77 @@ def test_run_autograder_that_cannot_grade_still_writes_valid_results(tmp_path: P
         assert run.returncode != 0 and reason in run.stderr, (run.stdout, run.stderr)
         payload = json.loads((tmp_path / "results" / "results.json").read_text())
         jsonschema.validate(payload, RESULTS_SCHEMA)
-        assert payload["score"] == 0 and "instructor" in payload["output"]
+        # the student reads a generic message; the reason is in the instructor's output only
+        assert payload == {"score": 0, "output": gradescope.FAILURE_MESSAGE, "tests": [],
+                           "visibility": "visible", "stdout_visibility": "hidden",
+                           "output_format": "text", "test_output_format": "text"}
+
+
+def test_a_grader_failure_tells_the_student_nothing_of_the_host_and_the_instructor_why(
+        tmp_path: Path) -> None:
+    """A course that loads but cannot grade (its solutions are missing), a corrupt metadata
+    file and a sandbox forced below bubblewrap, in one run of `grader gradescope`."""
+    course = _course_copy(tmp_path / "course", without="solutions")
+    (tmp_path / "submission").mkdir()
+    shutil.copy2(ROOT / "examples" / "submissions" / "ben.zip", tmp_path / "submission")
+    metadata = tmp_path / "submission_metadata.json"
+    metadata.write_text('{"id": 12, "users": [', encoding="utf-8")
+    results_file = tmp_path / "results" / "results.json"
+    env = {**os.environ, "GRADER_ISOLATION": "none"}
+    run = subprocess.run([sys.executable, "-m", "grader", "gradescope", "--course", str(course),
+                          "--submission", str(tmp_path / "submission"), "--metadata",
+                          str(metadata), "--results", str(results_file)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, (run.stdout, run.stderr)
+    payload = json.loads(results_file.read_text(encoding="utf-8"))
+    jsonschema.validate(payload, RESULTS_SCHEMA)
+    assert payload["score"] == 0 and payload["output"] == gradescope.FAILURE_MESSAGE
+    assert str(tmp_path) not in results_file.read_text(encoding="utf-8")
+    assert payload["visibility"] == "visible" and payload["stdout_visibility"] == "hidden"
+    # the instructor-only output: why, with the paths, and under which id it was graded
+    assert "CourseError: no reference solutions at " + str(course / "solutions") in run.stdout
+    assert "graded as student id 'submission'" in run.stdout
+    assert "is not valid JSON" in run.stdout
+    assert "WARNING: reduced isolation (none)" in run.stderr  # what `grader grade` says
 
 
 def test_the_student_is_the_users_of_the_submission(tmp_path: Path) -> None:
     metadata = tmp_path / "submission_metadata.json"
-    for data, expected in (
-            ({"id": 9, "users": [{"id": 31, "email": "a@b"}]}, "31"),
-            ({"id": 9, "users": [{"id": 31}, {"id": 7}]}, "31+7"),  # sorted as text
-            ({"id": 9, "users": []}, "9"),
-            ({"users": "nonsense"}, "submission"),
-            ([1, 2], "submission")):
+    for data, expected, why in (
+            ({"id": 9, "users": [{"id": 31, "email": "a@b"}]}, "31", "the Gradescope id"),
+            ({"id": 9, "users": [{"id": 31}, {"id": 7}]}, "31+7", "of its 2 users"),
+            ({"id": 9, "users": []}, "9", "no users: the submission's own id"),
+            ({"users": "nonsense"}, "submission", "neither users nor an id"),
+            ([1, 2], "submission", "not a JSON object")):
         metadata.write_text(json.dumps(data), encoding="utf-8")
         assert gradescope.student_id(metadata) == expected, data
-    metadata.write_text("{not json", encoding="utf-8")
-    assert gradescope.student_id(metadata) == "submission"
+        assert gradescope.identify(metadata)[0] == expected
+        assert why in gradescope.identify(metadata)[1], (data, gradescope.identify(metadata))
+    metadata.write_text('{"id": 12, "users": [', encoding="utf-8")
+    assert gradescope.identify(metadata)[0] == "submission"  # not 12: nothing is guessed
+    assert "is not valid JSON" in gradescope.identify(metadata)[1]
     assert gradescope.student_id(tmp_path / "missing.json") == "submission"
+    assert "cannot be read" in gradescope.identify(tmp_path / "missing.json")[1]
     assert gradescope.student_id(None) == "submission"
+
+
+def test_release_refuses_to_build_an_autograder_from_a_student_bundle(tmp_path: Path) -> None:
+    bundle, archive = tmp_path / "bundle", tmp_path / "autograder.zip"
+    assert _grader("release", "--out", bundle).returncode == 0
+    run = _grader("release", "--gradescope", archive, cwd=bundle)
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    (error,) = [line for line in run.stderr.splitlines() if line.startswith("Error:")]
+    assert "no hidden tests" in error and "instructor's course" in error, run.stderr
+    assert "Traceback" not in run.stderr
+    assert not archive.exists()
+
+
+def test_the_zip_takes_the_course_s_stubs_from_exercises_and_nothing_else(
+        tmp_path: Path) -> None:
+    course = _course_copy(tmp_path / "course")
+    (course / "exercises" / "Layer.py").write_text("# a student's stray copy\n")
+    (course / "exercises" / "scratch").mkdir()
+    (course / "exercises" / "scratch" / "notes.py").write_text("x = 1\n")
+    names = [n for n, _ in gradescope._course_files(load_course(course))
+             if n.startswith("exercises/")]
+    assert names == [f"exercises/{m}.py" for m in load_course(course).modules]
