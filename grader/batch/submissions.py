@@ -14,8 +14,10 @@ folder, a ``.zip`` or a ``.ipynb``) through `unpack`, so each sees the same file
   imported and hide no standard-library module: at most `MAX_HELPERS`, each at most
   `MAX_MODULE_BYTES`, `MAX_HELPER_BYTES` in all);
 - **notebooks** (`grader.batch.cells`), for the modules no ``.py`` file gave: every ``%%writefile``
-  form, ``# module: <name>`` cells, nbgrader cells by ``grade_id``, and so per-module
-  notebooks as nbgrader releases them (``submitted/<id>/<assignment>/<module>.ipynb``);
+  form, ``# module: <name>`` cells, nbgrader cells by ``grade_id``, and one notebook per
+  module (``activations.ipynb``: its code cells are module ``activations``), as students write
+  them or nbgrader releases them (``submitted/<id>/<assignment>/<module>.ipynb``); a cell
+  that defines functions but belongs to no module is named in a note;
 - **near misses** (``Neuron.py``, ``neuron (1).py``, ``neuron-1.py``, ``neuron.py.txt``) are
   not taken, but named: "found Neuron.py: rename it to neuron.py".
 
@@ -145,7 +147,7 @@ def unpack(submission: Submission, modules: Sequence[str]) -> Unpacked:
             raise SubmissionError(f"{path.name} is over {MAX_NOTEBOOK_BYTES} bytes")
         result = Unpacked()
         _add_notebook(result, parse_notebook(path.read_bytes(), path.name), modules,
-                      path.name)
+                      path.name, path.stem)
         _hint_helpers(result, modules)
         if not result.modules and not result.problems:
             result.notes.append("no module cells found: start each code cell with a line "
@@ -274,9 +276,17 @@ def _helpers(result: Unpacked, beside: Sequence[FileEntry], modules: Sequence[st
 
 # -- notebooks ------------------------------------------------------------------------------------
 def _add_notebook(result: Unpacked, cells: Sequence[object], modules: Sequence[str],
-                  label: str) -> None:
-    """Take the modules no earlier file gave, and new helpers, from one notebook's cells."""
-    found = cell_files(cells, modules)
+                  label: str, stem: str | None = None) -> None:
+    """Take the modules no earlier file gave, and new helpers, from one notebook's cells
+    (``stem``: the notebook's name without ``.ipynb``), and name its cells left out."""
+    found = cell_files(cells, modules, stem)
+    if found.unplaced and (found.modules or found.helpers):
+        names = ", ".join(n for names in found.unplaced for n in names)
+        result.notes.append(
+            f"{label}: code cells without a '# module: <name>' first line are not graded, so "
+            f"{names} {'is' if ',' not in names else 'are'} not part of any module: start "
+            "such a cell with the marker of the module that uses it (e.g. '# module: "
+            f"{next(iter(found.modules or found.helpers))}')")
     for kind, target in ((found.modules, result.modules), (found.helpers, result.helpers)):
         for name, text in kind.items():
             if name in target or name in result.problems:
@@ -318,7 +328,7 @@ def _notebooks(result: Unpacked, notebooks: Sequence[FileEntry],
             result.notes.append(f"{relative} cannot be read ({exc}); submit it again")
             continue
         before = len(result.modules) + len(result.problems)
-        _add_notebook(result, cells, modules, relative.as_posix())
+        _add_notebook(result, cells, modules, relative.as_posix(), relative.stem)
         if len(result.modules) + len(result.problems) > before:
             folders.add(relative.parent)
     if len(notebooks) > MAX_NOTEBOOKS:
@@ -355,10 +365,12 @@ def _drop_helper(result: Unpacked, name: str) -> None:
         result.origins.pop(f"{name}.py", None)
 
 
-def notebook_modules(cells: Sequence[object], modules: Sequence[str]) -> Unpacked:
-    """Gather each module's code from notebook cells (`grader.batch.cells.cell_files`)."""
+def notebook_modules(cells: Sequence[object], modules: Sequence[str],
+                     stem: str | None = None) -> Unpacked:
+    """Gather each module's code from notebook cells (`grader.batch.cells.cell_files`;
+    ``stem``: the notebook's name without ``.ipynb``)."""
     result = Unpacked()
-    _add_notebook(result, cells, modules, "the notebook")
+    _add_notebook(result, cells, modules, "the notebook", stem)
     if not result.modules:
         result.notes.append("no module cells found: start each code cell with a line "
                             "'# module: <name>' (e.g. '# module: neuron')")

@@ -22,8 +22,9 @@ import os
 import shutil
 import stat
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from grader.course.bundle_project import framework, project_text
 from grader.course.config import Course, CourseError
@@ -50,8 +51,8 @@ _READABLE = 0o644
 FAILURE_MESSAGE = ("The autograder could not grade this submission; your instructor has the "
                    "details.")
 #: the fields of a results.json about the run itself (``execution_time`` besides)
-RUN_FIELDS = {"stdout_visibility": "hidden", "output_format": "text",
-              "test_output_format": "text"}
+RUN_FIELDS: Mapping[str, str] = MappingProxyType(
+    {"stdout_visibility": "hidden", "output_format": "text", "test_output_format": "text"})
 
 SETUP_SH = """\
 #!/usr/bin/env bash

@@ -35,6 +35,7 @@ import contextlib
 import inspect
 import io
 import os
+import sys
 import textwrap
 import warnings
 from collections.abc import Iterator, Sequence
@@ -65,6 +66,9 @@ SESSION_NAME = "__grader_session__"
 WIDTH = 90
 #: the most lines of explanation a hidden test's failure prints
 MAX_LINES = 12
+#: the widest line of a failed check's error (nbgrader validate shows 87 columns, indented
+#: four, after ``ChecksFailed: ``)
+ERROR_WIDTH = 68
 
 
 class ChecksFailed(AssertionError):
@@ -197,6 +201,7 @@ class NotebookSession:
         self.checks: dict[Path, list[TestSpec]] = {}
         self.references: dict[Path, dict[str, Any]] = {}
         self.digests: dict[tuple[str, tuple[str, ...]], str] = {}
+        self.told = False  # whether a missing course was said on the log (`grade`)
 
     def course(self, path: str | None, *, public: bool = False) -> Course:
         """The course as `locate_course` finds it (loaded on first use)."""
@@ -279,18 +284,27 @@ class NotebookSession:
             lines.append(hint)
         print(wrap(_notebook_names("\n".join(lines), loaded.modules)))
         failing = [_failure(s) for s in summaries if s.status not in (PASSED, "no checks")]
-        failing += [f"{s.function}: not implemented yet" for s in summaries
+        failing += [(s.function, "not implemented yet") for s in summaries
                     if s.status == "no checks" and f"{module}.{s.function}" not in implemented]
         if failing:
-            text = "; ".join(failing) + (f". {hint}" if hint else "")
-            raise ChecksFailed(wrap(_notebook_names(text, loaded.modules)))
+            raise ChecksFailed(_error(failing, others))
 
     def grade(self, module: str, function: str, namespace: dict[str, Any], *,
               course: str | None = None) -> float:
         """Run the hidden tests of one function on ``namespace``; print short feedback (lines
         of at most 90 columns, at most 12 lines of explanation per test) and return the
-        points earned."""
-        loaded = self.course(course)
+        points earned. Under ``nbgrader autograde`` a course not found is also said once in
+        nbgrader's log (else the reason of every 0 is only in the autograded notebooks)."""
+        try:
+            loaded = self.course(course)
+        except CourseError as exc:
+            if _autograding() and not self.told:
+                self.told = True
+                _to_log(f"grader: ERROR: {module}'s hidden tests cannot run (its test cells "
+                        f"score 0): {exc}. Keep the nbgrader course inside the grader course (or "
+                        f"where it was, beside it), or set {COURSE_ENV}; `grader grade "
+                        "--nbgrader-course` needs neither")
+            raise
         siblings.refresh(namespace)
         specs = [s for s in loaded.collect([module], hidden=True) if s.function == function]
         runner = InProcess({module: namespace}, loaded.limits)
@@ -319,13 +333,30 @@ class NotebookSession:
         return round(score, 6)
 
 
-def _failure(summary: FunctionSummary) -> str:
-    """One failing function in the error a check raises: its status and, for a failure
-    blamed on another function, why."""
+def _to_log(message: str) -> None:
+    """One line on the kernel process's own stderr (nbgrader's log); never fails."""
+    stream = sys.__stderr__
+    if stream is not None:
+        with contextlib.suppress(OSError, ValueError):
+            print(message, file=stream, flush=True)
+
+
+def _failure(summary: FunctionSummary) -> tuple[str, str]:
+    """One failing function and its status as the report's first line gives it (FAILED)."""
     function, _, label = summary.render().splitlines()[0].strip().partition(" ")
-    first = next((o for o in summary.outcomes if o.status != PASSED), None)
-    blamed = first is not None and first.feedback.startswith("this uses your ")
-    return f"{function}: {label.strip()}" + (f" ({first.feedback})" if blamed and first else "")
+    return function, label.strip()
+
+
+def _error(failing: Sequence[tuple[str, str]], others: Sequence[str]) -> str:
+    """The short message `ChecksFailed` carries (the report above it says why): which
+    functions, the notebooks at fault; lines of at most `ERROR_WIDTH` columns."""
+    if len(failing) == 1:
+        head = f"{failing[0][0]}: {failing[0][1]}"
+    else:
+        head = (f"{len(failing)} functions fail their public checks: "
+                + ", ".join(function for function, _ in failing))
+    cause = f" (because of {', '.join(f'{m}.ipynb' for m in others)})" if others else ""
+    return wrap(f"{head}{cause}; see the report above", ERROR_WIDTH)
 
 
 def _caller() -> dict[str, Any]:

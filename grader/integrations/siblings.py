@@ -69,7 +69,7 @@ class NotebookLoader(importlib.abc.Loader):
             cells = json.loads(self.notebook.read_text(encoding="utf-8"))["cells"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ImportError(f"cannot read {self.notebook.name}: {exc}") from None
-        source = notebook_modules(cells, [name]).modules.get(name)
+        source = notebook_modules(cells, [name], stem=name).modules.get(name)
         if source is None:
             raise ImportError(f"{self.notebook.name} has no code cells of module {name}")
         module.__file__ = str(self.notebook)

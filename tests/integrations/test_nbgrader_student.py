@@ -41,8 +41,30 @@ MISTAKE = ("sigmoid_prime", "return s * (1.0 - s)", "return s * (1.0 + s)")
 VALIDATE = """\
 import json, sys
 from nbgrader.validator import Validator
-print(json.dumps({p: Validator().validate(p) for p in sys.argv[1:]}))
+
+
+class Reporting(Validator):
+    # nbgrader's validator, keeping the executed notebook: what each failed cell printed
+    def _preprocess(self, nb):
+        self.executed = super()._preprocess(nb)
+        return self.executed
+
+
+def validate(path):
+    validator = Reporting()
+    found = validator.validate(path)
+    printed = {c.source.strip(): "".join(o.get("text", "") for o in c.outputs
+                                         if o.output_type == "stream")
+               for c in validator.executed.cells if c.cell_type == "code"}
+    for cell in found.get("failed", []):
+        cell["report"] = printed.get(cell["source"], "")
+    return found
+
+
+print(json.dumps({p: validate(p) for p in sys.argv[1:]}))
 """
+#: nbgrader validate's widest line of an error (its width, 90, less the "..." it cuts to)
+SHOWN = 87
 
 
 def _env() -> dict[str, str]:
@@ -72,6 +94,20 @@ def _filled(released: Path, module: str, change: tuple[str, str, str] | None = N
                 assert change[1] in source
                 source = source.replace(change[1], change[2])
             cell["source"] = source
+    return notebook
+
+
+def _with_helper_cell(notebook: dict[str, Any]) -> dict[str, Any]:
+    """``notebook`` (activations, filled) with ``sigmoid`` calling a helper that a cell the
+    student added (no nbgrader metadata) defines: part of the module that imports it."""
+    cells = notebook["cells"]
+    at = next(i for i, c in enumerate(cells)
+              if c["metadata"].get("nbgrader", {}).get("grade_id") == "activations-sigmoid")
+    reference = "".join(cells[at]["source"])
+    helper = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+              "source": reference.replace("def sigmoid(", "def _stable_sigmoid(")}
+    cells[at]["source"] = "def sigmoid(z):\n    return _stable_sigmoid(z)\n"
+    cells.insert(at, helper)
     return notebook
 
 
@@ -118,7 +154,9 @@ def student(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "nia": _student(home, "nia", release,
                         {"neuron": _filled(released["neuron"], "neuron")}),
         "ada": _student(home, "ada", release,
-                        {m: _filled(released[m], m) for m in MODULES}),
+                        {"activations": _with_helper_cell(_filled(released["activations"],
+                                                                  "activations")),
+                         "neuron": _filled(released["neuron"], "neuron")}),
     }
     notebooks = [folders["stan"] / "activations.ipynb", folders["mia"] / "activations.ipynb",
                  folders["nia"] / "neuron.ipynb", folders["ada"] / "neuron.ipynb"]
@@ -130,10 +168,18 @@ def student(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _failed(student: dict[str, Any], notebook: str) -> list[dict[str, str]]:
-    """The failed cells nbgrader's validator found in a student's notebook, their errors'
-    whitespace made single spaces."""
+    """The failed cells nbgrader's validator found in a student's notebook, their errors' and
+    reports' whitespace made single spaces; every line of the error it would show (the
+    ``ChecksFailed`` lines) fits in its width, so none is cut off."""
+    from nbconvert.filters import strip_ansi
+
     found: list[dict[str, str]] = student["validated"][notebook].get("failed", [])
-    return [{**cell, "raw_error": " ".join(cell["raw_error"].split())} for cell in found]
+    for cell in found:
+        error = strip_ansi(cell["raw_error"])
+        ours = error[error.index("ChecksFailed: "):].splitlines()
+        assert ours and max(len("    " + line) for line in ours) <= SHOWN, ours
+    return [{**cell, "raw_error": " ".join(cell["raw_error"].split()),
+             "report": " ".join(cell["report"].split())} for cell in found]
 
 
 def test_the_release_carries_its_public_checks_and_no_path(student: dict[str, Any]) -> None:
@@ -170,24 +216,28 @@ def test_one_wrong_function_fails_validate_in_its_cell_only(student: dict[str, A
     """The one mistake is the one failed cell, and its error names the function."""
     failed = _failed(student, "mia/backprop/activations.ipynb")
     assert [c["source"].count("'sigmoid_prime'") for c in failed] == [1], failed
-    assert "sigmoid_prime: FAILED" in failed[0]["raw_error"]
+    assert "sigmoid_prime: FAILED; see the report above" in failed[0]["raw_error"]
+    assert "sigmoid_prime" in failed[0]["report"] and "check:" in failed[0]["report"]
 
 
 def test_a_stub_in_another_notebook_is_named(student: dict[str, Any]) -> None:
-    """neuron done, activations untouched: each failure names sigmoid in activations.ipynb
-    and says how a fix there is seen; none says neuron's own function is not implemented."""
+    """neuron done, activations untouched: each failure's report names sigmoid in
+    activations.ipynb and says how a fix there is seen, and its short error names the
+    notebook at fault; none says neuron's own function is not implemented."""
     failed = _failed(student, "nia/backprop/neuron.ipynb")
     assert failed
     for cell in failed:
-        error = cell["raw_error"]
-        assert "sigmoid in activations.ipynb, which is not implemented yet" in error, error
-        assert "Save activations.ipynb after changing it" in error
-        assert ": not implemented yet" not in error
+        error, report = cell["raw_error"], cell["report"]
+        assert "sigmoid in activations.ipynb, which is not implemented yet" in report, report
+        assert "Save activations.ipynb after changing it" in report
+        assert "FAILED (because of activations.ipynb); see the report above" in error, error
+        assert ": not implemented yet" not in error + report
 
 
 def test_a_correct_student_passes_validate(student: dict[str, Any]) -> None:
     """Success for neuron over a correct activations (and mia's six correct functions of
-    activations passed above), with the public checks found beside the notebooks."""
+    activations passed above), with the public checks found beside the notebooks; the
+    imported activations.ipynb brings the helper of the cell its student added."""
     assert student["validated"]["ada/backprop/neuron.ipynb"] == {}
 
 
@@ -240,8 +290,10 @@ def test_a_saved_sibling_notebook_is_picked_up_without_a_restart(
     nb["notebook"] = notebook
     with pytest.raises(notebook.ChecksFailed) as raised:
         exec("notebook.check('neuron', 'forward')", nb)
-    said = " ".join(str(raised.value).split())
+    said = " ".join(capsys.readouterr().out.split())
     assert "sigmoid in activations.ipynb, which is not implemented yet" in said, said
+    assert str(raised.value) == ("forward: FAILED (because of activations.ipynb); see the "
+                                 "report above")
     filled = _filled(student["release"] / "activations.ipynb", "activations")
     (kernel / "activations.ipynb").write_text(json.dumps(filled), encoding="utf-8")
     capsys.readouterr()
@@ -265,8 +317,10 @@ def test_report_lines_wrap_at_90_columns(kernel: Path, student: dict[str, Any],
     (kernel / "activations.ipynb").write_text(json.dumps(filled), encoding="utf-8")
     nb = _kernel(kernel, "neuron")
     nb["notebook"] = notebook
-    with pytest.raises(notebook.ChecksFailed):
+    with pytest.raises(notebook.ChecksFailed) as raised:
         exec("notebook.check('neuron')", nb)
+    assert "functions fail their public checks: " in str(raised.value)
+    assert max(len(line) for line in str(raised.value).splitlines()) <= notebook.ERROR_WIDTH
     out = capsys.readouterr().out
     assert "sigmoid_prime in activations.ipynb, which fails its check" in " ".join(out.split())
     assert max(len(line) for line in out.splitlines()) <= 90, out
@@ -289,6 +343,23 @@ def test_check_outside_any_course_raises_one_error_naming_the_keyword(
     assert "check('neuron', course='path/to/course')" in text
     assert "--course" not in text
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_autograde_away_from_the_grader_course_says_why_in_nbgrader_s_log(
+    student: dict[str, Any], tmp_path: Path,
+) -> None:
+    """The nbgrader course copied out of the grader course, no GRADER_COURSE: every hidden
+    test cell fails, and nbgrader's own log says why, once per notebook."""
+    alone = tmp_path / "alone"
+    shutil.copytree(student["moved"] / "nbgrader", alone)
+    shutil.copytree(student["folders"]["ada"], alone / "submitted" / "ada" / ASSIGNMENT)
+    proc = _run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT], cwd=alone)
+    log = proc.stdout + proc.stderr
+    said = [line for line in log.splitlines() if "hidden tests cannot run" in line]
+    assert len(said) == len(MODULES), log[-3000:]
+    for line in said:
+        assert f"no course.toml in {alone}" in line and "GRADER_COURSE" in line, line
+        assert "grader grade --nbgrader-course" in line
 
 
 def test_each_notebook_states_only_its_own_conventions() -> None:
