@@ -18,11 +18,12 @@ from types import ModuleType
 from typing import TYPE_CHECKING, TextIO
 
 from grader.batch.submissions import Submission, SubmissionError, Unpacked, unpack
+from grader.batch.unpacked import stub_texts
 from grader.course.bundle_project import upload_name
 from grader.course.config import Course, CourseError, TestSpec, find_course, load_course
 from grader.course.points import listing
 from grader.engine import blame
-from grader.engine.check_report import PUBLIC_NOTE, CheckReport
+from grader.engine.check_report import PUBLIC_NOTE, CheckReport, elsewhere
 from grader.engine.checks import run_checks
 from grader.engine.feedback import FunctionSummary, summarise
 from grader.engine.grading import open_sandbox
@@ -68,7 +69,7 @@ def resolve_modules(course: Course, requested: Sequence[str], folder: Path,
                          f"the modules are: {', '.join(course.modules)}")
     if requested:
         return [m.removesuffix(".py") for m in requested]
-    found = found if found is not None else unpack(Submission("local", folder), course.modules)
+    found = found if found is not None else student_code(folder, course)
     present = [m for m in course.modules if m in found.modules or m in found.problems]
     if not present:
         hints = "".join(f"; {hint}" for hint in found.hints.values())
@@ -82,7 +83,8 @@ def student_code(folder: Path, course: Course) -> Unpacked:
     submission (`grader.batch.submissions.unpack`: a release-shaped folder is read from its
     ``exercises/``, helper modules beside the modules are taken, notebooks are read)."""
     try:
-        return unpack(Submission("local", folder), course.modules)
+        return unpack(Submission("local", folder), course.modules,
+                      stub_texts(course.exercises, course.modules))
     except SubmissionError as exc:
         raise UsageError(str(exc)) from None
 
@@ -165,8 +167,10 @@ def check(
     try:
         found.write(workdir / "submission")
         implemented = blame.implemented_in(workdir / "submission", loaded.modules)
+        absent = set(found.missing(loaded.modules))
         with open_sandbox(loaded, workdir / "submission", unavailable) as sandbox:
-            outcomes = blame.apply(run_checks(loaded, sandbox, selected), implemented)
+            raw = run_checks(loaded, sandbox, selected)
+        outcomes = blame.apply(raw, implemented, absent)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     for module in selected:
@@ -179,7 +183,8 @@ def check(
                          tuple(f"{s.module}.{s.function}" for s in summaries
                                if f"{s.module}.{s.function}" not in implemented),
                          tuple(m for m in loaded.modules if m not in found.modules)
-                         if upload is not None else ())
+                         if upload is not None else (),
+                         elsewhere(folder, blame.excused(raw, absent), selected))
     if echo:
         print(report.render(), file=stream or sys.stdout)
     return report
@@ -324,7 +329,7 @@ def gradescope_run(
     try:
         specs, reference = course.collect(hidden=True), course.reference()
         warm_up(specs, reference)
-        job = batch.read_submission(Submission(student, submission), course.modules)
+        job = batch.read_submission(Submission(student, submission), course)
         result = _graded_in_time(job, course, specs, reference)
         results.validate(result)
         payload: GradescopeResult = export.gradescope(result)

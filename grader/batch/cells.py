@@ -44,8 +44,12 @@ from grader.util.tree import SubmissionError
 _MODULE_LINE = re.compile(r"^\s*#\s*module\s*:\s*([A-Za-z_]\w*)\s*$", re.ASCII)
 _WRITEFILE = re.compile(r"^\s*%%(?:writefile|file)\s+(.*)$")
 _PY_NAME = re.compile(r"[A-Za-z_]\w*\.py", re.ASCII)
-#: a line only IPython runs: a line magic or a shell command
-_IPYTHON_LINE = re.compile(r"^\s*[%!]")
+#: a line only IPython runs: a line magic, a shell command (``files = !ls`` too) or a help
+#: request (``np.exp?``, ``??np.exp``)
+_IPYTHON_LINE = re.compile(r"^\s*(?:[%!]|\?{1,2}[\w.]+\s*$|[\w.]+\?{1,2}\s*$"
+                           r"|[\w.\[\], ]+=\s*[%!])")
+#: the name of a cell magic (``%%time``)
+_CELL_MAGIC = re.compile(r"^\s*(%%\S*)")
 #: names a helper module may not have: it would hide the module the grader or numpy imports
 #: (``sitecustomize`` and ``usercustomize`` would run at interpreter start)
 BLOCKED_NAMES = frozenset(sys.stdlib_module_names) | {"numpy", "grader", "scipy",
@@ -66,6 +70,9 @@ class CellFiles:
     helpers: dict[str, str] = field(default_factory=dict)
     #: the names defined by code cells that belong to no module, one tuple per cell
     unplaced: list[tuple[str, ...]] = field(default_factory=list)
+    #: functions and classes defined in cell-magic cells (not module code), name to the
+    #: magic (``"relu": "%%time"``)
+    in_magics: dict[str, str] = field(default_factory=dict)
 
 
 def _writefile_target(arguments: str) -> tuple[str, bool] | None:
@@ -137,10 +144,15 @@ def module_code(text: str) -> str:
     tree = _parse(text)
     if tree is None:
         lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        text = "\n".join("" if _IPYTHON_LINE.match(line) else line for line in lines)
-        tree = _parse(text)
-        if tree is None:
-            return text
+        blanked = "\n".join("" if _IPYTHON_LINE.match(line) else line for line in lines)
+        tree = _parse(blanked)
+        if tree is None:  # an indented IPython line may have been a block's only statement
+            passed = "\n".join(_as_pass(line) for line in lines)
+            tree = _parse(passed)
+            if tree is None:
+                return blanked
+            blanked = passed
+        text = blanked
     drop: set[int] = set()
     keep: set[int] = set()
     for statement in tree.body:
@@ -150,6 +162,14 @@ def module_code(text: str) -> str:
         return text
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     return "\n".join("" if i + 1 in drop - keep else line for i, line in enumerate(lines))
+
+
+def _as_pass(line: str) -> str:
+    """An IPython line as ``pass`` at its indentation (blank at the top level)."""
+    if not _IPYTHON_LINE.match(line):
+        return line
+    indent = line[: len(line) - len(line.lstrip())]
+    return f"{indent}pass" if indent else ""
 
 
 def _defined(text: str) -> tuple[str, ...]:
@@ -168,6 +188,7 @@ class _Cell(NamedTuple):
     written: bool = False  # a %%writefile cell
     append: bool = False  # ... with -a
     free: bool = False  # neither marked nor nbgrader's: the student's own unmarked cell
+    magic: str = ""  # a cell magic other than %%writefile (the cell is not module code)
 
 
 def _read_cell(cell: object, modules: Sequence[str]) -> _Cell | None:
@@ -188,8 +209,9 @@ def _read_cell(cell: object, modules: Sequence[str]) -> _Cell | None:
     name = marker.group(1) if marker else _grade_id_module(cell, modules)
     if name is not None:
         return _Cell(name, text)
-    if first is not None and lines[first].lstrip().startswith("%%"):
-        return None  # another cell magic (%%time, %%bash ...) of no module: not module code
+    if first is not None and (other := _CELL_MAGIC.match(lines[first])):
+        # another cell magic (%%time, %%bash ...) of no module: not module code
+        return _Cell(None, "\n".join(lines[first + 1:]), magic=other.group(1))
     metadata = cell.get("metadata")
     return _Cell(None, text, free=not (isinstance(metadata, dict) and "nbgrader" in metadata))
 
@@ -216,11 +238,14 @@ def cell_files(cells: Sequence[object], modules: Sequence[str],
     """
     known = set(modules)
     read = [c for c in (_read_cell(cell, modules) for cell in cells) if c is not None]
-    claimed = {c.name for c in read if c.name in known}
+    claimed = {c.name for c in read if c.name in known and not c.magic}
     own = stem if stem in known and claimed <= {stem} else None
     texts: dict[str, str] = {}
     found = CellFiles()
     for cell in read:
+        if cell.magic:
+            found.in_magics.update((n, cell.magic) for n in _defined(cell.text))
+            continue
         if cell.written:  # %%writefile: the file as IPython writes it
             previous = texts.get(cell.name or "", "") if cell.append else ""
             texts[cell.name or ""] = previous + cell.text
@@ -231,6 +256,8 @@ def cell_files(cells: Sequence[object], modules: Sequence[str],
             texts[name] = f"{texts[name]}\n\n{code}" if name in texts else code
         elif cell.free and (defined := _defined(cell.text)):
             found.unplaced.append(defined)
+    own_defs = _defined(texts[own]) if own in texts else ()
+    found.in_magics = {n: m for n, m in found.in_magics.items() if n not in own_defs}
     for name, text in texts.items():
         if name in known:
             found.modules[name] = text

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 from grader.batch.submissions import SubmissionError, unpack
-from grader.batch.unpacked import Submission, Unpacked
+from grader.batch.unpacked import Submission, Unpacked, stub_texts
 from grader.course.config import Course, TestSpec
 from grader.engine import results
 from grader.engine.grading import grade_folder
@@ -89,11 +89,14 @@ class Job:
                                                                 "surrogatepass")).hexdigest()
 
 
-def read_submission(submission: Submission, modules: Sequence[str]) -> Job:
-    """Read a submission's files into a job (an unreadable entry becomes the job's error)."""
+def read_submission(submission: Submission, course: Course) -> Job:
+    """Read a submission's files into a job (an unreadable entry becomes the job's error),
+    as `grader check` reads them: the course's modules, an untouched stub never preferred
+    to another file of the same module."""
     source, student = str(submission.path), inert.text(submission.student)
     try:
-        return Job(student, source, unpack(submission, modules))
+        return Job(student, source, unpack(submission, course.modules,
+                                           stub_texts(course.exercises, course.modules)))
     except SubmissionError as exc:
         return Job(student, source, None, str(exc))
     except Exception as exc:  # an input we did not foresee: still a result, with the cause
@@ -200,7 +203,7 @@ class BatchState:
     def grade_submission(self, submission: Submission) -> Graded:
         """Read, grade and write one submission's result (and Gradescope file) atomically:
         what a local worker does with each submission."""
-        job = read_submission(submission, self.course.modules)
+        job = read_submission(submission, self.course)
         result = grade_job(job, self.course, self.specs, self.reference, self.secret,
                            self.confirmed)
         self.write(result)

@@ -180,7 +180,7 @@ def _grade_locked(submissions: Sequence[Submission], course: Course, out: Path,
             report.new += not force
         elif results.grader_errors(existing):  # a test was at fault: grade it again
             report.retried += 1
-        elif existing.get("files_digest") == read_submission(entries[0], course.modules).digest:
+        elif existing.get("files_digest") == read_submission(entries[0], course).digest:
             report.graded.append(Graded.of(existing, skipped=True))
             continue
         else:  # its files changed (or the result cannot tell): grade them again

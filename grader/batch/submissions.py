@@ -13,12 +13,10 @@ folder, a ``.zip`` or a ``.ipynb``) through `unpack`, so each sees the same file
   student's own helper modules (the other ``.py`` files of those folders whose names can be
   imported and hide no standard-library module: at most `MAX_HELPERS`, each at most
   `MAX_MODULE_BYTES`, `MAX_HELPER_BYTES` in all);
-- **notebooks** (`grader.batch.cells`), for the modules no ``.py`` file gave: every ``%%writefile``
-  form, ``# module: <name>`` cells, nbgrader cells by ``grade_id``, and one notebook per
-  module (``activations.ipynb``: its code cells are module ``activations``), as students write
-  them or nbgrader releases them (``submitted/<id>/<assignment>/<module>.ipynb``); a cell
-  that defines functions but belongs to no module is named in a note;
-- **near misses** (``Neuron.py``, ``neuron (1).py``, ``neuron-1.py``, ``neuron.py.txt``) are
+- **notebooks** (`grader.batch.cells`), for the modules no ``.py`` file gave, or gave as the
+  untouched course stub (a note names both files): ``%%writefile``, ``# module: <name>``
+  cells, nbgrader ``grade_id``s, one notebook per module (``activations.ipynb``);
+- **near misses** (``Neuron.py``, ``neuron (1).py``, ``neuron-1.py``, ``Neuron.ipynb``) are
   not taken, but named: "found Neuron.py: rename it to neuron.py".
 
 Files are read as text, never extracted by an archive's own paths, links are never followed,
@@ -32,7 +30,7 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from grader.batch.cells import cell_files, helper_name_ok, parse_notebook
@@ -130,8 +128,10 @@ def _is_entry(path: Path, modules: Sequence[str]) -> bool:
             or any(near_miss(n, modules) for n in names))
 
 
-def unpack(submission: Submission, modules: Sequence[str]) -> Unpacked:
-    """Read the student's code out of a submission (see the module docstring).
+def unpack(submission: Submission, modules: Sequence[str],
+           stubs: Mapping[str, str] | None = None) -> Unpacked:
+    """Read the student's code out of a submission (see the module docstring); ``stubs``
+    (module to the course's stub text): a module found in two files is not the untouched stub.
 
     Raises
     ------
@@ -148,7 +148,7 @@ def unpack(submission: Submission, modules: Sequence[str]) -> Unpacked:
         result = Unpacked()
         _add_notebook(result, parse_notebook(path.read_bytes(), path.name), modules,
                       path.name, path.stem)
-        _hint_helpers(result, modules)
+        _hint(result, [PurePosixPath(path.name)], modules)
         if not result.modules and not result.problems:
             result.notes.append("no module cells found: start each code cell with a line "
                                 "'# module: <name>' (e.g. '# module: neuron') or "
@@ -156,9 +156,9 @@ def unpack(submission: Submission, modules: Sequence[str]) -> Unpacked:
         return result
     if suffix == ".zip":
         with zip_files(path) as members:  # read while the archive is open
-            return _select(members, modules, path.name)
+            return _select(members, modules, path.name, stubs or {})
     if path.is_dir():
-        return _select(folder_files(path), modules, f"{path.name}/")
+        return _select(folder_files(path), modules, f"{path.name}/", stubs or {})
     raise SubmissionError(f"{path.name} is not a folder, .zip or .ipynb")
 
 
@@ -181,7 +181,8 @@ def _course_exercises(present: set[PurePosixPath],
     return min(shaped, key=lambda p: (len(p.parts), p.as_posix())) if shaped else None
 
 
-def _select(files: Iterable[FileEntry], modules: Sequence[str], where: str) -> Unpacked:
+def _select(files: Iterable[FileEntry], modules: Sequence[str], where: str,
+            stubs: Mapping[str, str]) -> Unpacked:
     """Choose the student's code among a folder's or archive's files (module docstring)."""
     entries: list[FileEntry] = []
     present: set[PurePosixPath] = set()
@@ -210,9 +211,8 @@ def _select(files: Iterable[FileEntry], modules: Sequence[str], where: str) -> U
             continue
         folders.add(relative.parent)
         _read_into(result, module, relative, size, reader)
-    if len(result.modules) + len(result.problems) < len(modules):
-        folders |= _notebooks(result, [e for e in kept if e[0].suffix.lower() == ".ipynb"],
-                              modules)
+    folders |= _notebooks(result, [e for e in kept if e[0].suffix.lower() == ".ipynb"],
+                          modules, stubs)
     _helpers(result, [e for e in kept if e[0].parent in folders], modules)
     _hint(result, [e[0] for e in kept], modules)
     if not result.modules and not result.problems:
@@ -276,10 +276,13 @@ def _helpers(result: Unpacked, beside: Sequence[FileEntry], modules: Sequence[st
 
 # -- notebooks ------------------------------------------------------------------------------------
 def _add_notebook(result: Unpacked, cells: Sequence[object], modules: Sequence[str],
-                  label: str, stem: str | None = None) -> None:
-    """Take the modules no earlier file gave, and new helpers, from one notebook's cells
-    (``stem``: the notebook's name without ``.ipynb``), and name its cells left out."""
+                  label: str, stem: str | None = None,
+                  stubs: Mapping[str, str] | None = None) -> None:
+    """Take the modules no earlier file gave (or gave as the untouched stub, `_both`) and new
+    helpers from one notebook's cells (``stem``: its name), and name its cells left out."""
     found = cell_files(cells, modules, stem)
+    result.notes.extend(f"{label}: {name} is defined in a {magic} cell, which is not graded: "
+                        "move it to a plain cell" for name, magic in found.in_magics.items())
     if found.unplaced and (found.modules or found.helpers):
         names = ", ".join(n for names in found.unplaced for n in names)
         result.notes.append(
@@ -289,6 +292,8 @@ def _add_notebook(result: Unpacked, cells: Sequence[object], modules: Sequence[s
             f"{next(iter(found.modules or found.helpers))}')")
     for kind, target in ((found.modules, result.modules), (found.helpers, result.helpers)):
         for name, text in kind.items():
+            if kind is found.modules and name in target:
+                _both(result, name, text, f"{label} ({name}.py)", stubs or {})
             if name in target or name in result.problems:
                 continue
             if kind is found.helpers and len(result.helpers) >= MAX_HELPERS:
@@ -308,11 +313,24 @@ def _add_notebook(result: Unpacked, cells: Sequence[object], modules: Sequence[s
                 result.origins[f"{name}.py"] = f"{label} ({name}.py)"
 
 
-def _notebooks(result: Unpacked, notebooks: Sequence[FileEntry],
-               modules: Sequence[str]) -> set[PurePosixPath]:
-    """Fill the modules no ``.py`` file gave from the submission's notebooks, shallowest
-    first (the first notebook holding a module gives it); return the folders of the
-    notebooks that gave one (the student's helper modules beside them are taken too)."""
+def _both(result: Unpacked, name: str, source: str, origin: str,
+          stubs: Mapping[str, str]) -> None:
+    """A module found in two files: an untouched stub (the course's text, whitespace aside)
+    never wins over the other, else the first found stays; a note names both."""
+    first = result.origins.get(f"{name}.py", "")
+    stub = stubs[name].split() if name in stubs else None
+    old, new = result.modules[name].split() == stub, source.split() == stub
+    if old and not new:
+        result.modules[name], result.origins[f"{name}.py"] = source, origin
+    graded, other = (origin, first) if old and not new else (first, origin)
+    why = f" ({other} is the untouched stub)" if old or new else ""
+    result.notes.append(f"found both {first} and {origin}: {graded} is graded{why}")
+
+
+def _notebooks(result: Unpacked, notebooks: Sequence[FileEntry], modules: Sequence[str],
+               stubs: Mapping[str, str]) -> set[PurePosixPath]:
+    """Fill the modules no ``.py`` file gave from the notebooks, shallowest first (`_both`);
+    return the folders of those that gave one (helper modules beside them are taken too)."""
     folders: set[PurePosixPath] = set()
     for relative, size, reader in notebooks[:MAX_NOTEBOOKS]:
         if size < 0 or size > MAX_NOTEBOOK_BYTES:
@@ -328,7 +346,7 @@ def _notebooks(result: Unpacked, notebooks: Sequence[FileEntry],
             result.notes.append(f"{relative} cannot be read ({exc}); submit it again")
             continue
         before = len(result.modules) + len(result.problems)
-        _add_notebook(result, cells, modules, relative.as_posix(), relative.stem)
+        _add_notebook(result, cells, modules, relative.as_posix(), relative.stem, stubs)
         if len(result.modules) + len(result.problems) > before:
             folders.add(relative.parent)
     if len(notebooks) > MAX_NOTEBOOKS:
@@ -340,11 +358,17 @@ def _notebooks(result: Unpacked, notebooks: Sequence[FileEntry],
 def _hint(result: Unpacked, seen: Iterable[PurePosixPath], modules: Sequence[str]) -> None:
     """Name each missing module's near miss among the files seen."""
     for relative in seen:
-        module = near_miss(relative.name, modules)
-        if module is not None and module not in result.modules and module not in result.hints:
-            if module not in result.problems:
-                result.hints[module] = f"found {relative}: rename it to {module}.py"
-                _drop_helper(result, relative.name[:-3])
+        notebook = relative.suffix == ".ipynb"
+        module = near_miss(relative.stem + ".py" if notebook else relative.name, modules)
+        if notebook and module is not None:
+            if module not in result.modules and module not in result.problems:
+                result.hints.setdefault(module, f"found {relative}: rename it to "
+                                                f"{module}.ipynb")
+            continue
+        if module is not None and module not in {**result.modules, **result.problems,
+                                                 **result.hints}:
+            result.hints[module] = f"found {relative}: rename it to {module}.py"
+            _drop_helper(result, relative.name[:-3])
     _hint_helpers(result, modules)
 
 
@@ -367,8 +391,7 @@ def _drop_helper(result: Unpacked, name: str) -> None:
 
 def notebook_modules(cells: Sequence[object], modules: Sequence[str],
                      stem: str | None = None) -> Unpacked:
-    """Gather each module's code from notebook cells (`grader.batch.cells.cell_files`;
-    ``stem``: the notebook's name without ``.ipynb``)."""
+    """Gather each module's code from notebook cells (`grader.batch.cells.cell_files`)."""
     result = Unpacked()
     _add_notebook(result, cells, modules, "the notebook", stem)
     if not result.modules:

@@ -148,7 +148,7 @@ def similarity(submissions: tuple[Path, ...], out: Path | None, top: int,
 
     try:
         loaded = load_course(course)
-        files, unreadable = _class_files(submissions, loaded.modules)
+        files, unreadable = _class_files(submissions, loaded.modules, loaded.exercises)
     except (CourseError, SubmissionError) as exc:
         raise usage(exc) from exc
     stubs = [p.read_text(encoding="utf-8") for m in loaded.modules
@@ -164,10 +164,14 @@ def similarity(submissions: tuple[Path, ...], out: Path | None, top: int,
         click.echo(inert.terminal(f"pairs: {out}"))
 
 
-def _class_files(paths: tuple[Path, ...], modules: tuple[str, ...] | list[str]
-                 ) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-    """Each submission's graded files (as `grader grade` reads them), and those unreadable."""
+def _class_files(paths: tuple[Path, ...], modules: tuple[str, ...] | list[str],
+                 exercises: Path) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Each submission's graded files (as `grader grade` reads them, with the course's stubs
+    in ``exercises``), and those unreadable."""
     from grader.batch.submissions import SubmissionError, discover, unpack
+    from grader.batch.unpacked import stub_texts
+
+    stubs = stub_texts(exercises, modules)
 
     files: dict[str, dict[str, str]] = {}
     unreadable: dict[str, str] = {}
@@ -176,7 +180,7 @@ def _class_files(paths: tuple[Path, ...], modules: tuple[str, ...] | list[str]
         if name in files or name in unreadable:  # two entries, one id: keep both, by name
             name = submission.path.name
         try:
-            files[name] = unpack(submission, modules).files()
+            files[name] = unpack(submission, modules, stubs).files()
         except SubmissionError as exc:
             unreadable[name] = str(exc)
     return files, unreadable

@@ -14,6 +14,11 @@ the student's code, where the check cannot see: its declared calls (``[calls]`` 
 ``uses`` (`grader.authoring.markers.public`). Blame follows a chain to its root ("this uses your
 forward, which uses your sigmoid in activations.py, which fails its check: fix sigmoid first"). A
 function fails *its own* check when one of its failing checks depends on no failing function.
+
+A module the folder does not hold at all (``absent``) is no function's fault: a check that
+failed only by reaching a stand-in of such a module's function that its function declares
+(``[calls]``) passes (`excused`), because the graded run swaps that call for the reference; a
+chain whose root is such a function says the module "is not in this folder".
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from pathlib import Path
 from grader.course.verify import is_stub
 from grader.engine.runner import FAILED, PASSED, Outcome
 
-__all__ = ["apply", "dependencies", "implemented_in", "qualified"]
+__all__ = ["apply", "dependencies", "excused", "implemented_in", "qualified"]
 
 
 def qualified(name: str, module: str) -> str:
@@ -99,6 +104,42 @@ def implemented_in(folder: Path, modules: Iterable[str]) -> set[str]:
     return found
 
 
+def excused(outcomes: Iterable[Outcome], absent: Set[str]) -> dict[str, list[str]]:
+    """The functions whose every failing check failed only by reaching a function of a module
+    missing from the folder that they declare (``[calls]``), which ``grader grade`` takes from
+    the reference: each with those functions (``module.function``).
+
+    A failing check is excused when its feedback is a stand-in's "``activations.sigmoid`` is
+    unavailable" for a declared call in an ``absent`` module, and every other failing function
+    it depends on is excused too (found to a fixed point).
+    """
+    failing: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        if o.status != PASSED:
+            failing.setdefault(qualified(o.spec.function, o.spec.module), []).append(o)
+    found: dict[str, list[str]] = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, outs in failing.items():
+            if name in found or name.partition(".")[0] in absent:
+                continue
+            reached: list[str] = []
+            for o in outs:
+                declared = {qualified(c, o.spec.module) for c in o.spec.declared_calls}
+                gone = [d for d in declared if d.partition(".")[0] in absent
+                        and f"{d} is unavailable: " in o.feedback]
+                others = [d for d in dependencies(o) if d in failing
+                          and d.partition(".")[0] not in absent and d not in found]
+                if o.not_implemented or not gone or others:
+                    break
+                reached += [d for d in gone if d not in reached]
+            else:
+                found[name] = reached
+                changed = True
+    return found
+
+
 def _said(name: str, module: str) -> str:
     """How a function is named to a student checking ``module``: ``cost`` in its own module,
     ``sigmoid in activations.py`` in another."""
@@ -106,13 +147,18 @@ def _said(name: str, module: str) -> str:
     return function if where == module else f"{function} in {where}.py"
 
 
-def _message(chains: Sequence[Sequence[str]], module: str, stubs: set[str]) -> str:
+def _message(chains: Sequence[Sequence[str]], module: str, stubs: set[str],
+             absent: Set[str] = frozenset()) -> str:
     first = chains[0]
     said = [f"your {_said(n, module)}" for n in first]
     root = first[-1]
+    where = root.partition(".")[0]
+    if where in absent:
+        return ("this uses " + ", which uses ".join(said) + f", but {where}.py is not in this "
+                f"folder (it earns nothing): add {where}.py")
     state = "is not implemented yet" if root in stubs else "fails its check"
     text = "this uses " + ", which uses ".join(said) + f", which {state}"
-    roots = [c[-1] for c in chains]
+    roots = [c[-1] for c in chains if c[-1].partition(".")[0] not in absent]
     roots = [r for i, r in enumerate(roots) if r not in roots[:i]]
     verb = "implement" if all(r in stubs for r in roots) else "fix"
     names = [r.rpartition(".")[2] for r in roots]
@@ -122,7 +168,8 @@ def _message(chains: Sequence[Sequence[str]], module: str, stubs: set[str]) -> s
     return f"{text}: {verb} {listed} first"
 
 
-def apply(outcomes: Sequence[Outcome], implemented: Set[str] = frozenset()) -> list[Outcome]:
+def apply(outcomes: Sequence[Outcome], implemented: Set[str] = frozenset(),
+          absent: Set[str] = frozenset()) -> list[Outcome]:
     """The outcomes with each failure that comes through another failing function reported
     as that function's, undiagnosed.
 
@@ -134,6 +181,9 @@ def apply(outcomes: Sequence[Outcome], implemented: Set[str] = frozenset()) -> l
     implemented : set of str, optional
         Functions (``module.function``) known not to be stubs (`implemented_in`): one of
         them that raised NotImplementedError got it from a stub it calls, which is named.
+    absent : set of str, optional
+        Course modules missing from the student's folder: a check failing only through one
+        of them is passed (`excused`), and a chain rooted there says so.
 
     Returns
     -------
@@ -141,8 +191,14 @@ def apply(outcomes: Sequence[Outcome], implemented: Set[str] = frozenset()) -> l
         The same outcomes, in the same order except that, within a function, a failure that
         is the function's own comes before one blamed on a dependency (the first failure is
         the one a summary shows). A blamed outcome has status ``failed``, the message above
-        and no diagnosis. A stub's own "not implemented" outcome is never blamed.
+        and no diagnosis. A stub's own "not implemented" outcome is never blamed. An excused
+        outcome has status ``passed`` and says which absent function it could not reach.
     """
+    spared = excused(outcomes, absent)
+    outcomes = [replace(o, status=PASSED, diagnosis=None, feedback=(
+        f"not checked in full: {', '.join(spared[n])} not in this folder"))
+        if o.status != PASSED and (n := qualified(o.spec.function, o.spec.module)) in spared
+        else o for o in outcomes]
     graph = _Graph(outcomes, implemented)
     result: list[Outcome] = []
     blamed: set[int] = set()
@@ -152,8 +208,9 @@ def apply(outcomes: Sequence[Outcome], implemented: Set[str] = frozenset()) -> l
         if not deps or (o.not_implemented and name in graph.stub):
             result.append(o)
             continue
-        chains = [c for d in deps for c in graph.chains(d, frozenset({name}))]
-        message = _message(chains, o.spec.module, graph.stub)
+        chains = sorted((c for d in deps for c in graph.chains(d, frozenset({name}))),
+                        key=lambda c: c[-1].partition(".")[0] in absent)  # the student's first
+        message = _message(chains, o.spec.module, graph.stub, absent)
         blamed.add(len(result))
         result.append(replace(o, status=FAILED, feedback=message, diagnosis=None))
     order = {id(o): i for i, o in enumerate(result)}

@@ -4,6 +4,7 @@ it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from grader.engine.feedback import FunctionSummary
 from grader.engine.runner import PASSED
 from grader.util import inert
 
-__all__ = ["NO_CHECKS_NOTE", "PUBLIC_NOTE", "CheckReport"]
+__all__ = ["NO_CHECKS_NOTE", "PUBLIC_NOTE", "CheckReport", "elsewhere"]
 
 PUBLIC_NOTE = (
     "These are the public checks only. The graded run also compares every function with a\n"
@@ -44,6 +45,8 @@ class CheckReport:
         ``NotImplementedError`` (read, not run): what a report without checks still tells.
     absent : tuple of str
         The course's modules the upload zip lacks (each earns nothing); empty without one.
+    missing : tuple of str
+        Lines on the modules the folder lacks that functions checked call (`elsewhere`).
     """
 
     functions: tuple[FunctionSummary, ...]
@@ -52,6 +55,7 @@ class CheckReport:
     upload: Path | None = None
     unwritten: tuple[str, ...] = ()
     absent: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
 
     @property
     def has_checks(self) -> bool:
@@ -103,6 +107,7 @@ class CheckReport:
         if self.files:
             lines.append("will be graded: " + ", ".join(self.files))
         lines.extend(f"not graded: {note}" for note in self.notes)
+        lines.extend(self.missing)
         if self.absent:
             lines.append("not in the zip (each earns nothing): "
                          + ", ".join(f"{m}.py" for m in self.absent))
@@ -116,3 +121,42 @@ class CheckReport:
 
     def __repr__(self) -> str:
         return f"<CheckReport: {self.counts().get(PASSED, 0)}/{len(self.functions)} passed>"
+
+
+def elsewhere(folder: Path, spared: Mapping[str, Sequence[str]],
+              modules: Sequence[str]) -> tuple[str, ...]:
+    """One line per module missing from ``folder`` that functions of ``modules`` call: it earns
+    nothing, ``grader grade`` takes those calls from the reference, and their checks passed
+    without them.
+
+    Parameters
+    ----------
+    folder : Path
+        The student's folder, or the one notebook checked (graded alone: the notebooks
+        beside it are not read).
+    spared : mapping of str to sequence of str
+        `grader.engine.blame.excused`: each function passed so, with the absent functions.
+    modules : sequence of str
+        The modules checked.
+
+    Returns
+    -------
+    tuple of str
+    """
+    where = (f"not in {folder.name} (one notebook is graded alone: the notebooks beside it "
+             "are not read)" if folder.is_file() else "not in this folder")
+    users: dict[str, dict[str, None]] = {}
+    calls: dict[str, dict[str, None]] = {}
+    for function, reached in spared.items():
+        if function.partition(".")[0] not in modules:
+            continue
+        for name in reached:
+            module, _, called = name.partition(".")
+            users.setdefault(module, {})[function.partition(".")[2]] = None
+            calls.setdefault(module, {})[called] = None
+    return tuple(
+        f"{where}: {module}.py, which earns nothing. grader grade takes "
+        f"{', '.join(calls[module])} from the reference solution where "
+        f"{', '.join(users[module])} call {'it' if len(calls[module]) == 1 else 'them'}, so "
+        f"their checks passed without testing what needs {module}.py"
+        for module in users)

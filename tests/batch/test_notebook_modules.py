@@ -137,3 +137,58 @@ def test_module_code_blanks_jupyter_lines_and_keeps_the_rest_in_place() -> None:
     valid = 'doc = """\n%d of them\n"""\nfrom grader import check; check("neuron")\n'
     assert module_code(valid) == 'doc = """\n%d of them\n"""\n\n'
     assert module_code("def f(:\n") == "def f(:\n"  # the student's own syntax error stays
+
+
+def _stub(module: str) -> str:
+    return (ROOT / "exercises" / f"{module}.py").read_text(encoding="utf-8")
+
+
+def test_a_notebook_beside_the_untouched_stub_is_graded_and_both_are_named(
+        tmp_path: Path) -> None:
+    from grader.batch.unpacked import stub_texts
+    exercises = tmp_path / "student" / "exercises"
+    exercises.mkdir(parents=True)
+    (exercises / "activations.py").write_text(_stub("activations").replace("\n", "\r\n\n"))
+    _write(exercises / "activations.ipynb", _cell(_solution("activations")))
+    stubs = stub_texts(ROOT / "exercises", ["activations"])
+    found = unpack(Submission("s", tmp_path / "student"), ["activations"], stubs)
+    assert found.modules["activations"] == _solution("activations")
+    assert ("found both exercises/activations.py and exercises/activations.ipynb "
+            "(activations.py): exercises/activations.ipynb (activations.py) is graded "
+            "(exercises/activations.py is the untouched stub)") in found.notes
+    # a .py the student filled in keeps winning, and is named as graded
+    (exercises / "activations.py").write_text(_solution("activations") + "# mine\n")
+    found = unpack(Submission("s", tmp_path / "student"), ["activations"], stubs)
+    assert found.modules["activations"].endswith("# mine\n")
+    assert any("exercises/activations.py is graded" in n for n in found.notes)
+
+
+def test_ipython_only_lines_that_break_a_cell_are_blanked() -> None:
+    text = ("import numpy as np\nfiles = !ls\nnp.exp?\n??np.exp\nnp.exp??\n"
+            "if True:\n    !pip install numpy\nx = 1\n")
+    code = module_code(text)
+    compile(code, "cell", "exec")
+    assert code.splitlines()[-1] == "x = 1" and len(code.splitlines()) == 8
+    assert "!" not in code and "?" not in code
+
+
+def test_a_wrong_case_notebook_gets_a_near_miss_hint(tmp_path: Path) -> None:
+    folder = tmp_path / "u"
+    folder.mkdir()
+    _write(folder / "Activations.ipynb", _cell(_solution("activations")))
+    found = unpack(Submission("u", folder), ["activations"])
+    assert "rename it to activations.ipynb" in found.missing(["activations"])["activations"]
+    alone = unpack(Submission("u", folder / "Activations.ipynb"), ["activations"])
+    assert "Activations.ipynb: rename it to activations.ipynb" in alone.hints["activations"]
+
+
+def test_a_function_in_a_cell_magic_cell_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "t"
+    folder.mkdir()
+    without = _solution("activations").replace("def relu(", "def _unused_relu(")
+    _write(folder / "activations.ipynb", _cell(without),
+           _cell("%%time\ndef relu(z):\n    return z\n\ndef sigmoid(z):\n    return z\n"))
+    found = unpack(Submission("t", folder), ["activations"])
+    assert found.notes == ["activations.ipynb: relu is defined in a %%time cell, which is not "
+                           "graded: move it to a plain cell"]
+    assert "def relu(" not in found.modules["activations"]

@@ -72,7 +72,7 @@ def stuck_result(state: BatchState, submission: Submission, deadline: float) -> 
     """Write the result of a student whose grading overran ``deadline`` seconds: every test
     0, charged to their files (a rerun keeps it while they are unchanged)."""
     limits = state.course.limits
-    job = read_submission(submission, state.course.modules)
+    job = read_submission(submission, state.course)
     return state.fail(
         job.student,
         f"grading stopped: it did not finish within {deadline:g} s (the submission's time "

@@ -255,7 +255,7 @@ def _grade_on(client: Client, todo: Sequence[Submission], state: BatchState, log
     def submit(count: int) -> None:
         for submission in itertools.islice(waiting, max(count, 0)):
             # workers cannot read the instructor's paths: this process reads each entry
-            job = read_submission(submission, course.modules)
+            job = read_submission(submission, course)
             future = client.submit(grade_on_worker, course, expected, secret, job,
                                    key=f"grade-{job.student}-{uuid.uuid4().hex}", pure=False)
             running[future] = (submission, job.student, time.monotonic() + allowance)
