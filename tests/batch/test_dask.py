@@ -261,7 +261,7 @@ def test_without_dask_installed_the_cli_says_how_to_install_it(
 def test_results_travel_as_plain_json(klass: Path, course: Course) -> None:
     """Is what a worker returns plain JSON data (it crosses the cluster and is written by the
     client), and is the job it grades plain data read on the client?"""
-    job = batch.read_submission(Submission("ref", klass / "ref"), course.modules)
+    job = batch.read_submission(Submission("ref", klass / "ref"), course)
     assert job.unpacked is not None and set(job.unpacked.modules) == set(course.modules)
     result = executors.grade_on_worker(course, executors.fingerprint(course), course.secret,
                                        job)
