@@ -192,3 +192,22 @@ def test_a_function_in_a_cell_magic_cell_is_named(tmp_path: Path) -> None:
     assert found.notes == ["activations.ipynb: relu is defined in a %%time cell, which is not "
                            "graded: move it to a plain cell"]
     assert "def relu(" not in found.modules["activations"]
+
+
+@pytest.mark.slow
+def test_grade_takes_a_filled_notebook_over_the_untouched_stub_beside_it(tmp_path: Path) -> None:
+    """A release folder where the student filled exercises/activations.ipynb and left the
+    stub activations.py as released: `grader grade` grades the notebook, and says so."""
+    student = tmp_path / "class" / "rosa"
+    shutil.copytree(ROOT / "exercises", student / "exercises",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    _write(student / "exercises" / "activations.ipynb", _cell(_solution("activations")))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(tmp_path / "class"),
+                           "--out", str(out), "--jobs", "1", "--course", str(ROOT)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((out / "rosa.json").read_text(encoding="utf-8"))
+    activations = result["modules"]["activations"]
+    assert activations["score"] == activations["max_score"] > 0
+    assert "activations.ipynb" in json.dumps(result) and "untouched stub" in json.dumps(result)
