@@ -6,9 +6,9 @@ README.md and in every page of docs/:
 - a relative target names a file of the repository that exists (from the page's folder), and
   an anchor into a Markdown page names one of its headings or explicit ids;
 - an absolute one is ``https://`` on a public project's own site (the hosts below);
-- nothing names ``shared/`` (every file the docs cite lives in this repository), and every
-  file of the framework, the tests, the benchmarks or the examples that a page names in code
-  (```grader/sandbox/evidence.py```) exists.
+- every file the docs cite lives in this repository: no path in code climbs out of it
+  (```../elsewhere/NOTES.md```), and every file of the framework, the tests, the benchmarks or
+  the examples that a page names in code (```grader/sandbox/evidence.py```) exists.
 
 The README is also short: what a newcomer needs, under 150 lines.
 """
@@ -79,8 +79,6 @@ def targets(page: Path) -> list[str]:
 
 def problem(page: Path, target: str) -> str | None:
     """Why ``target`` of ``page`` is not a link a reader may follow, or None."""
-    if "shared/" in target:
-        return "names shared/"
     parts = urlsplit(target)
     if parts.scheme:
         if parts.scheme != "https":
@@ -106,9 +104,21 @@ def test_does_every_link_lead_somewhere(page: Path) -> None:
     assert broken == []
 
 
+#: a relative path in code that climbs out of its folder (```../x/y.md```)
+CLIMBING = re.compile(r"`((?:\.\./)+[\w./-]+)`")
+
+
+def outside(page: Path, text: str | None = None) -> list[str]:
+    """The paths that ``page`` (or ``text``, read as if it were the page) names in code and
+    that lead outside the repository."""
+    text = page.read_text(encoding="utf-8") if text is None else text
+    return [path for path in CLIMBING.findall(text)
+            if not (page.parent / path).resolve().is_relative_to(ROOT)]
+
+
 @pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(ROOT).as_posix() for p in PAGES])
-def test_does_no_page_mention_shared(page: Path) -> None:
-    assert "shared/" not in page.read_text(encoding="utf-8")
+def test_does_no_page_cite_a_file_outside_the_repository(page: Path) -> None:
+    assert outside(page) == []
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(ROOT).as_posix() for p in PAGES])
@@ -127,7 +137,9 @@ def test_does_the_checker_catch_bad_links(tmp_path: Path) -> None:
     assert problem(page, "http://www.mkdocs.org/") == "is not https"
     assert problem(page, "https://intranet.example.edu/x") is not None
     assert problem(page, "https://www.mkdocs.org/") is None
-    assert problem(page, "../shared/EXERCISES.md") == "names shared/"
+    assert problem(page, "../../notes/CONTRACT.md") == "leads outside the repository"
+    cited = "as `../../notes/CONTRACT.md` says; see `../docs/index.md`\n"
+    assert outside(page, cited) == ["../../notes/CONTRACT.md"]
     assert slug("Starting a course (`grader new`)") == "starting-a-course-grader-new"
     sample = tmp_path / "p.md"
     sample.write_text("see [a](x.md), `[b](y.md)` and https://example.org/z\n"
