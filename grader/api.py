@@ -18,7 +18,6 @@ from types import ModuleType
 from typing import TYPE_CHECKING, TextIO
 
 from grader.batch.submissions import Submission, SubmissionError, Unpacked, unpack
-from grader.batch.unpacked import stub_texts
 from grader.course.bundle_project import upload_name
 from grader.course.config import Course, CourseError, TestSpec, find_course, load_course
 from grader.course.points import listing
@@ -83,8 +82,7 @@ def student_code(folder: Path, course: Course) -> Unpacked:
     submission (`grader.batch.submissions.unpack`: a release-shaped folder is read from its
     ``exercises/``, helper modules beside the modules are taken, notebooks are read)."""
     try:
-        return unpack(Submission("local", folder), course.modules,
-                      stub_texts(course.exercises, course.modules))
+        return unpack(Submission("local", folder), course.modules, course.stubs)
     except SubmissionError as exc:
         raise UsageError(str(exc)) from None
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 from grader.batch.submissions import SubmissionError, unpack
-from grader.batch.unpacked import Submission, Unpacked, stub_texts
+from grader.batch.unpacked import Submission, Unpacked
 from grader.course.config import Course, TestSpec
 from grader.engine import results
 from grader.engine.grading import grade_folder
@@ -95,8 +95,7 @@ def read_submission(submission: Submission, course: Course) -> Job:
     to another file of the same module."""
     source, student = str(submission.path), inert.text(submission.student)
     try:
-        return Job(student, source, unpack(submission, course.modules,
-                                           stub_texts(course.exercises, course.modules)))
+        return Job(student, source, unpack(submission, course.modules, course.stubs))
     except SubmissionError as exc:
         return Job(student, source, None, str(exc))
     except Exception as exc:  # an input we did not foresee: still a result, with the cause

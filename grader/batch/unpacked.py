@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Submission", "Unpacked", "stub_texts"]
+__all__ = ["Submission", "Unpacked"]
 
 
 @dataclass(frozen=True)
@@ -86,15 +86,3 @@ class Unpacked:
             for name, source in self.files().items():
                 archive.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), source)
         return buffer.getvalue()
-
-
-def stub_texts(exercises: Path, modules: Sequence[str]) -> dict[str, str]:
-    """The course's stub of each module (``exercises/<module>.py``) that can be read, for
-    `grader.batch.submissions.unpack` to know an untouched stub when it sees one."""
-    texts: dict[str, str] = {}
-    for module in modules:
-        try:
-            texts[module] = (exercises / f"{module}.py").read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError):
-            continue
-    return texts

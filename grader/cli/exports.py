@@ -148,7 +148,7 @@ def similarity(submissions: tuple[Path, ...], out: Path | None, top: int,
 
     try:
         loaded = load_course(course)
-        files, unreadable = _class_files(submissions, loaded.modules, loaded.exercises)
+        files, unreadable = _class_files(submissions, loaded.modules, loaded.stubs)
     except (CourseError, SubmissionError) as exc:
         raise usage(exc) from exc
     stubs = [p.read_text(encoding="utf-8") for m in loaded.modules
@@ -165,13 +165,10 @@ def similarity(submissions: tuple[Path, ...], out: Path | None, top: int,
 
 
 def _class_files(paths: tuple[Path, ...], modules: tuple[str, ...] | list[str],
-                 exercises: Path) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-    """Each submission's graded files (as `grader grade` reads them, with the course's stubs
-    in ``exercises``), and those unreadable."""
+                 stubs: Mapping[str, str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Each submission's graded files (as `grader grade` reads them, knowing the course's
+    ``stubs``), and those unreadable."""
     from grader.batch.submissions import SubmissionError, discover, unpack
-    from grader.batch.unpacked import stub_texts
-
-    stubs = stub_texts(exercises, modules)
 
     files: dict[str, dict[str, str]] = {}
     unreadable: dict[str, str] = {}

@@ -46,6 +46,7 @@ the folder it sits in. ``dependencies`` go into the release's ``pyproject.toml``
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -120,6 +121,19 @@ class Course:
     def hidden_tests(self) -> Path:
         """Folder of the hidden tests (absent from a student release)."""
         return self.root / "autograde_tests"
+
+    @functools.cached_property
+    def stubs(self) -> Mapping[str, str]:
+        """The text of each module's stub (``exercises/<module>.py``) that can be read, read
+        once per course: how a submission's reading tells an untouched stub when it sees one
+        (`grader.batch.submissions.unpack`)."""
+        texts: dict[str, str] = {}
+        for module in self.modules:
+            try:
+                texts[module] = (self.exercises / f"{module}.py").read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError):
+                continue
+        return texts
 
     @property
     def private_paths(self) -> tuple[Path, ...]:

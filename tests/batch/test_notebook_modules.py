@@ -145,12 +145,12 @@ def _stub(module: str) -> str:
 
 def test_a_notebook_beside_the_untouched_stub_is_graded_and_both_are_named(
         tmp_path: Path) -> None:
-    from grader.batch.unpacked import stub_texts
+    from grader.course.config import load_course
     exercises = tmp_path / "student" / "exercises"
     exercises.mkdir(parents=True)
     (exercises / "activations.py").write_text(_stub("activations").replace("\n", "\r\n\n"))
     _write(exercises / "activations.ipynb", _cell(_solution("activations")))
-    stubs = stub_texts(ROOT / "exercises", ["activations"])
+    stubs = {"activations": load_course(ROOT).stubs["activations"]}
     found = unpack(Submission("s", tmp_path / "student"), ["activations"], stubs)
     assert found.modules["activations"] == _solution("activations")
     assert ("found both exercises/activations.py and exercises/activations.ipynb "
