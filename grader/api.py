@@ -298,7 +298,7 @@ def gradescope_run(
 ) -> tuple[float, str | None]:
     """Grade one submission inside Gradescope's autograder and write its ``results.json``.
 
-    ``student`` seeds the per-student inputs (`grader.integrations.gradescope.student_id` of
+    ``student`` seeds the per-student inputs (`grader.integrations.gradescope.identify` of
     the submission's metadata), so `grader grade` of the same files under that id gives the
     same result.
 

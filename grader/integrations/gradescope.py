@@ -35,7 +35,7 @@ from grader.util import inert
 from grader.util.files import atomic_open
 
 __all__ = ["FAILURE_MESSAGE", "PACKAGE", "RUN_FIELDS", "SECRET_FILE", "build", "check_target",
-           "failure", "finish", "identify", "student_id", "submission_entry"]
+           "failure", "finish", "identify", "submission_entry"]
 
 #: where the zip keeps its copy of the grader (what ``setup.sh`` installs)
 PACKAGE = "package"
@@ -205,11 +205,6 @@ def build(course: Course, path: Path) -> list[str]:
     except OSError as exc:
         raise CourseError(f"cannot write {path}: {exc.strerror or exc}") from None
     return [*texts, *sorted(members)]
-
-
-def student_id(metadata: Path | None) -> str:
-    """Who a submission belongs to: `identify`'s id."""
-    return identify(metadata)[0]
 
 
 def identify(metadata: Path | None) -> tuple[str, str]:

@@ -323,15 +323,15 @@ def test_the_student_is_the_users_of_the_submission(tmp_path: Path) -> None:
             ({"users": "nonsense"}, "submission", "neither users nor an id"),
             ([1, 2], "submission", "not a JSON object")):
         metadata.write_text(json.dumps(data), encoding="utf-8")
-        assert gradescope.student_id(metadata) == expected, data
+        assert gradescope.identify(metadata)[0] == expected, data
         assert gradescope.identify(metadata)[0] == expected
         assert why in gradescope.identify(metadata)[1], (data, gradescope.identify(metadata))
     metadata.write_text('{"id": 12, "users": [', encoding="utf-8")
     assert gradescope.identify(metadata)[0] == "submission"  # not 12: nothing is guessed
     assert "is not valid JSON" in gradescope.identify(metadata)[1]
-    assert gradescope.student_id(tmp_path / "missing.json") == "submission"
+    assert gradescope.identify(tmp_path / "missing.json")[0] == "submission"
     assert "cannot be read" in gradescope.identify(tmp_path / "missing.json")[1]
-    assert gradescope.student_id(None) == "submission"
+    assert gradescope.identify(None)[0] == "submission"
 
 
 def test_release_refuses_to_build_an_autograder_from_a_student_bundle(tmp_path: Path) -> None:
